@@ -1,0 +1,494 @@
+package infra
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+)
+
+// Config is the whole stack configuration, loaded once and validated before any resource exists.
+// Defaults live in one place, Pulumi.yaml, which the Pulumi CLI merges into every stack's config.
+type Config struct {
+	Project string
+	Stack   string
+	Region  string
+	// Tags are the user's cost-allocation tags; AllTags adds the ones every resource must carry.
+	Tags map[string]string
+
+	Network      NetworkConfig
+	LoadBalancer LoadBalancerConfig
+	Cluster      ClusterConfig
+	Service      ServiceConfig
+}
+
+// NetworkConfig shapes the VPC.
+type NetworkConfig struct {
+	CIDR        string
+	AZCount     int
+	NatGateways string // Single or OnePerAz
+}
+
+// LoadBalancerConfig shapes the ALB, its listeners and its target group.
+type LoadBalancerConfig struct {
+	CertificateArn      string // empty: HTTP only
+	IdleTimeout         int
+	DeletionProtection  bool
+	DeregistrationDelay int
+	HealthCheck         HealthCheckConfig
+}
+
+// HealthCheckConfig is the target group's health check; it decides which tasks receive traffic.
+type HealthCheckConfig struct {
+	Path               string
+	Matcher            string
+	Interval           int
+	Timeout            int
+	HealthyThreshold   int
+	UnhealthyThreshold int
+}
+
+// ClusterConfig shapes the EC2 capacity behind the ECS cluster.
+type ClusterConfig struct {
+	InstanceType     string
+	MinInstances     int
+	MaxInstances     int
+	DesiredInstances int
+	RootVolumeSize   int
+	// Shape is derived from InstanceType during validation.
+	Shape InstanceShape
+}
+
+// ServiceConfig shapes the app's task definition and ECS service.
+type ServiceConfig struct {
+	Image                  string
+	ContainerPort          int
+	CPU                    int
+	Memory                 int
+	DesiredCount           int
+	Env                    map[string]string
+	Secrets                map[string]string
+	HealthCheckGracePeriod int
+	StopTimeout            int
+	LogRetentionDays       int
+	EnableExecuteCommand   bool
+	ReadonlyRootFilesystem bool
+}
+
+// HTTPS reports whether the load balancer terminates TLS.
+func (c *Config) HTTPS() bool { return c.LoadBalancer.CertificateArn != "" }
+
+// AllTags is what every taggable resource carries: the user's tags plus project, stack and managed-by,
+// which win over user tags of the same name so cost reports cannot be mislabelled.
+func (c *Config) AllTags() map[string]string {
+	tags := map[string]string{}
+	for k, v := range c.Tags {
+		tags[k] = v
+	}
+	tags["project"] = c.Project
+	tags["stack"] = c.Stack
+	tags["managed-by"] = "pulumi"
+	return tags
+}
+
+// Partition is the AWS partition of the stack's region, for AWS-managed policy ARNs.
+func (c *Config) Partition() string {
+	switch {
+	case strings.HasPrefix(c.Region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(c.Region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
+}
+
+// IsProduction is true for stacks named prod or production, where stricter rules apply.
+func (c *Config) IsProduction() bool {
+	return c.Stack == "prod" || c.Stack == "production" || strings.HasPrefix(c.Stack, "prod-")
+}
+
+// Keys lists every key LoadConfig reads from the project namespace; Pulumi.yaml must declare each.
+var Keys = []string{
+	"image", "containerPort", "cpu", "memory", "desiredCount", "env", "secrets",
+	"healthCheckPath", "healthCheckMatcher", "healthCheckInterval", "healthCheckTimeout",
+	"healthyThreshold", "unhealthyThreshold", "healthCheckGracePeriod", "deregistrationDelay",
+	"stopTimeout", "logRetentionDays", "enableExecuteCommand", "readonlyRootFilesystem",
+	"instanceType", "minInstances", "maxInstances", "desiredInstances", "rootVolumeSize",
+	"vpcCidr", "azCount", "natGateways", "certificateArn", "idleTimeout", "deletionProtection", "tags",
+}
+
+// LoadConfig reads the stack's configuration and validates it, returning every problem at once.
+func LoadConfig(ctx *pulumi.Context) (*Config, error) {
+	l := &loader{cfg: config.New(ctx, ""), stack: ctx.Stack()}
+	c := &Config{
+		Project: ctx.Project(),
+		Stack:   ctx.Stack(),
+		Region:  config.New(ctx, "aws").Get("region"),
+		Tags:    l.stringMap("tags"),
+		Network: NetworkConfig{
+			CIDR:        l.str("vpcCidr"),
+			AZCount:     l.integer("azCount"),
+			NatGateways: l.str("natGateways"),
+		},
+		LoadBalancer: LoadBalancerConfig{
+			CertificateArn:      l.optionalStr("certificateArn"),
+			IdleTimeout:         l.integer("idleTimeout"),
+			DeletionProtection:  l.boolean("deletionProtection"),
+			DeregistrationDelay: l.integer("deregistrationDelay"),
+			HealthCheck: HealthCheckConfig{
+				Path:               l.str("healthCheckPath"),
+				Matcher:            l.str("healthCheckMatcher"),
+				Interval:           l.integer("healthCheckInterval"),
+				Timeout:            l.integer("healthCheckTimeout"),
+				HealthyThreshold:   l.integer("healthyThreshold"),
+				UnhealthyThreshold: l.integer("unhealthyThreshold"),
+			},
+		},
+		Cluster: ClusterConfig{
+			InstanceType:     l.str("instanceType"),
+			MinInstances:     l.integer("minInstances"),
+			MaxInstances:     l.integer("maxInstances"),
+			DesiredInstances: l.optionalInt("desiredInstances"),
+			RootVolumeSize:   l.integer("rootVolumeSize"),
+		},
+		Service: ServiceConfig{
+			Image:                  l.optionalStr("image"),
+			ContainerPort:          l.integer("containerPort"),
+			CPU:                    l.integer("cpu"),
+			Memory:                 l.integer("memory"),
+			DesiredCount:           l.integer("desiredCount"),
+			Env:                    l.stringMap("env"),
+			Secrets:                l.stringMap("secrets"),
+			HealthCheckGracePeriod: l.integer("healthCheckGracePeriod"),
+			StopTimeout:            l.integer("stopTimeout"),
+			LogRetentionDays:       l.integer("logRetentionDays"),
+			EnableExecuteCommand:   l.boolean("enableExecuteCommand"),
+			ReadonlyRootFilesystem: l.boolean("readonlyRootFilesystem"),
+		},
+	}
+	if c.Cluster.DesiredInstances == 0 {
+		c.Cluster.DesiredInstances = c.Cluster.MinInstances
+	}
+	// Type errors first: range checks on a value that failed to parse would only add noise.
+	if err := errors.Join(l.errs...); err != nil {
+		return nil, fmt.Errorf("invalid configuration for stack %q:\n%w", ctx.Stack(), err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration for stack %q:\n%w", ctx.Stack(), err)
+	}
+	return c, nil
+}
+
+// loader reads typed values, collecting a key-naming error for each one that does not parse.
+type loader struct {
+	cfg   *config.Config
+	stack string
+	errs  []error
+}
+
+func (l *loader) fail(key, format string, args ...any) {
+	l.errs = append(l.errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+}
+
+func (l *loader) optionalStr(key string) string { return strings.TrimSpace(l.cfg.Get(key)) }
+
+// str reads a key that Pulumi.yaml gives a default; missing means the program runs outside the project.
+func (l *loader) str(key string) string {
+	v := l.optionalStr(key)
+	if v == "" {
+		l.fail(key, "is required (Pulumi.yaml declares its default; set it with `pulumi config set %s <value> --stack %s`)", key, l.stack)
+	}
+	return v
+}
+
+func (l *loader) optionalInt(key string) int {
+	raw := l.optionalStr(key)
+	if raw == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil {
+		l.fail(key, "must be a whole number (got %q)", raw)
+	}
+	return n
+}
+
+func (l *loader) integer(key string) int {
+	if l.str(key) == "" {
+		return 0
+	}
+	return l.optionalInt(key)
+}
+
+func (l *loader) boolean(key string) bool {
+	raw := l.str(key)
+	if raw == "" {
+		return false
+	}
+	b, err := strconv.ParseBool(raw)
+	if err != nil {
+		l.fail(key, "must be true or false (got %q)", raw)
+	}
+	return b
+}
+
+func (l *loader) stringMap(key string) map[string]string {
+	out := map[string]string{}
+	raw := l.optionalStr(key)
+	if raw == "" {
+		return out
+	}
+	var values map[string]any
+	if err := json.Unmarshal([]byte(raw), &values); err != nil {
+		l.fail(key, "must be a map of names to strings (got %q)", raw)
+		return out
+	}
+	for k, v := range values {
+		switch v := v.(type) {
+		case string:
+			out[k] = v
+		case float64, bool:
+			// YAML writes `PORT: 3000` as a number; the container sees text either way.
+			out[k] = fmt.Sprint(v)
+		default:
+			l.fail(key, "value of %q must be a string (got %v)", k, v)
+		}
+	}
+	return out
+}
+
+var (
+	envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	// A tag or digest is required so a deploy is reproducible; registry ports make a plain ":" test wrong.
+	imageRef          = regexp.MustCompile(`^[a-z0-9][a-z0-9._\-/:]*[a-z0-9](:[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}|@sha256:[a-f0-9]{64})$`)
+	imageTag          = regexp.MustCompile(`:([A-Za-z0-9_][A-Za-z0-9_.\-]{0,127})$`)
+	secretLookingName = regexp.MustCompile(`(?i)(PASSWORD|PASSWD|SECRET|TOKEN|KEY|CREDENTIAL)`)
+	certificateArn    = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$`)
+	ssmParameterArn   = regexp.MustCompile(`^arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9_.\-/]+$`)
+	// Secrets Manager ARNs may carry ECS's ":json-key:version-stage:version-id" suffix.
+	secretsManagerArn = regexp.MustCompile(`^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@\-]+)(:[^:]*:[^:]*:[^:]*)?$`)
+	healthMatcher     = regexp.MustCompile(`^[0-9]{3}(-[0-9]{3})?(,[0-9]{3}(-[0-9]{3})?)*$`)
+	healthPath        = regexp.MustCompile(`^/[A-Za-z0-9\-._~!$&'()*+,;=:@/%?]*$`)
+)
+
+// LogRetentionDays are the values CloudWatch Logs accepts.
+var LogRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+// Validate checks every value and their combinations, gathering all problems into one error.
+func (c *Config) Validate() error {
+	var errs []error
+	fail := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	between := func(key string, v, lo, hi int) {
+		if v < lo || v > hi {
+			fail(key, "must be between %d and %d (got %d)", lo, hi, v)
+		}
+	}
+
+	if c.Region == "" {
+		fail("aws:region", "is required (got nothing; run `pulumi config set aws:region <region> --stack %s`)", c.Stack)
+	}
+	validateTags(c.Tags, fail)
+
+	// Network.
+	between("azCount", c.Network.AZCount, 2, 6)
+	if c.Network.NatGateways != "Single" && c.Network.NatGateways != "OnePerAz" {
+		fail("natGateways", "must be Single or OnePerAz: the instances live in private subnets and pull images through NAT (got %q)", c.Network.NatGateways)
+	}
+	validateCIDR(c.Network.CIDR, c.Network.AZCount, fail)
+
+	// Load balancer.
+	lb := c.LoadBalancer
+	if lb.CertificateArn != "" && !certificateArn.MatchString(lb.CertificateArn) {
+		fail("certificateArn", "must be an ACM certificate ARN like arn:aws:acm:<region>:<account>:certificate/<id> (got %q)", lb.CertificateArn)
+	}
+	between("idleTimeout", lb.IdleTimeout, 1, 4000)
+	between("deregistrationDelay", lb.DeregistrationDelay, 0, 3600)
+	hc := lb.HealthCheck
+	if !strings.HasPrefix(hc.Path, "/") || !healthPath.MatchString(hc.Path) || len(hc.Path) > 1024 {
+		fail("healthCheckPath", "must be a URL path starting with / (got %q)", hc.Path)
+	}
+	validateMatcher(hc.Matcher, fail)
+	between("healthCheckInterval", hc.Interval, 5, 300)
+	between("healthCheckTimeout", hc.Timeout, 2, 120)
+	if hc.Timeout >= hc.Interval {
+		fail("healthCheckTimeout", "must be less than healthCheckInterval (got %d, interval %d)", hc.Timeout, hc.Interval)
+	}
+	between("healthyThreshold", hc.HealthyThreshold, 2, 10)
+	between("unhealthyThreshold", hc.UnhealthyThreshold, 2, 10)
+
+	// Cluster capacity.
+	cl := &c.Cluster
+	shape, err := ParseInstanceType(cl.InstanceType)
+	if err != nil {
+		fail("instanceType", "%v (got %q)", err, cl.InstanceType)
+	}
+	cl.Shape = shape
+	if cl.MinInstances < 1 {
+		fail("minInstances", "must be at least 1 (got %d)", cl.MinInstances)
+	}
+	if cl.MaxInstances < 1 {
+		fail("maxInstances", "must be at least 1 (got %d)", cl.MaxInstances)
+	}
+	if cl.MinInstances > cl.MaxInstances {
+		fail("minInstances", "must not exceed maxInstances (got %d > %d)", cl.MinInstances, cl.MaxInstances)
+	}
+	if cl.DesiredInstances < cl.MinInstances || cl.DesiredInstances > cl.MaxInstances {
+		fail("desiredInstances", "must be between minInstances and maxInstances (got %d, range %d-%d)", cl.DesiredInstances, cl.MinInstances, cl.MaxInstances)
+	}
+	between("rootVolumeSize", cl.RootVolumeSize, 30, 16384)
+
+	// Service.
+	s := c.Service
+	validateImage(s.Image, c.IsProduction(), c.Stack, fail)
+	between("containerPort", s.ContainerPort, 1, 65535)
+	between("cpu", s.CPU, 128, 10240)
+	between("memory", s.Memory, 128, 120*1024)
+	if s.DesiredCount < 1 {
+		fail("desiredCount", "must be at least 1 (got %d)", s.DesiredCount)
+	}
+	between("healthCheckGracePeriod", s.HealthCheckGracePeriod, 0, 7200)
+	between("stopTimeout", s.StopTimeout, 2, 7200)
+	if s.StopTimeout <= lb.DeregistrationDelay {
+		fail("stopTimeout", "must be longer than deregistrationDelay so in-flight requests finish before the container is killed (got %d, deregistrationDelay %d)", s.StopTimeout, lb.DeregistrationDelay)
+	}
+	if !containsInt(LogRetentionDays, s.LogRetentionDays) {
+		fail("logRetentionDays", "must be one of CloudWatch's retention values %v (got %d)", LogRetentionDays, s.LogRetentionDays)
+	}
+	validateEnv(s.Env, s.Secrets, fail)
+	validateSecrets(s.Secrets, fail)
+	if err == nil {
+		validateFit(c, fail)
+	}
+	return errors.Join(errs...)
+}
+
+func validateTags(tags map[string]string, fail func(string, string, ...any)) {
+	for _, k := range sortedKeys(tags) {
+		if k == "" || len(k) > 128 || strings.HasPrefix(strings.ToLower(k), "aws:") {
+			fail("tags", "tag key %q must be 1-128 characters and not start with aws:", k)
+		}
+		if len(tags[k]) > 256 {
+			fail("tags", "tag %q is longer than 256 characters", k)
+		}
+	}
+}
+
+func validateCIDR(cidr string, azCount int, fail func(string, string, ...any)) {
+	prefix, err := netip.ParsePrefix(cidr)
+	if err != nil || !prefix.Addr().Is4() {
+		fail("vpcCidr", "must be an IPv4 CIDR block like 10.0.0.0/16 (got %q)", cidr)
+		return
+	}
+	if prefix.Masked() != prefix {
+		fail("vpcCidr", "has host bits set; did you mean %s? (got %q)", prefix.Masked(), cidr)
+	}
+	if prefix.Bits() < 16 || prefix.Bits() > 24 {
+		fail("vpcCidr", "prefix must be between /16 and /24 (got %q)", cidr)
+		return
+	}
+	// awsx's Auto strategy gives each AZ an equal power-of-two slice and splits it into a public
+	// and a private subnet; AWS's smallest subnet is a /28.
+	azBits := 0
+	for 1<<azBits < azCount {
+		azBits++
+	}
+	if subnetBits := prefix.Bits() + azBits + 1; subnetBits > 28 {
+		fail("vpcCidr", "is too small for azCount %d: subnets would be /%d, smaller than AWS's /28 minimum (got %q)", azCount, subnetBits, cidr)
+	}
+}
+
+func validateMatcher(matcher string, fail func(string, string, ...any)) {
+	if !healthMatcher.MatchString(matcher) {
+		fail("healthCheckMatcher", "must be HTTP codes like 200, 200,204 or 200-299 (got %q)", matcher)
+		return
+	}
+	for _, part := range strings.FieldsFunc(matcher, func(r rune) bool { return r == ',' || r == '-' }) {
+		if code, _ := strconv.Atoi(part); code < 200 || code > 499 {
+			fail("healthCheckMatcher", "codes must be between 200 and 499 (got %q)", matcher)
+			return
+		}
+	}
+}
+
+func validateImage(image string, production bool, stack string, fail func(string, string, ...any)) {
+	switch {
+	case image == "":
+		fail("image", "is required: the container image URI to deploy (run `pulumi config set image <repo>:<tag> --stack %s`)", stack)
+	case !imageRef.MatchString(image):
+		fail("image", "must name a tag or digest, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/api:1.4.2 (got %q)", image)
+	case production && !strings.Contains(image, "@sha256:") && imageTag.FindStringSubmatch(image)[1] == "latest":
+		fail("image", "must not use the mutable tag latest in a production stack; pin a version or digest (got %q)", image)
+	}
+}
+
+func validateEnv(env, secrets map[string]string, fail func(string, string, ...any)) {
+	for _, name := range sortedKeys(env) {
+		if !envName.MatchString(name) {
+			fail("env", "%q is not a valid environment variable name (letters, digits, underscores; not starting with a digit)", name)
+		}
+		if _, dup := secrets[name]; dup {
+			fail("env", "%q is also in secrets; a variable comes from one place", name)
+		}
+		if secretLookingName.MatchString(name) {
+			fail("env", "%q looks like a secret; move it to secrets as an SSM parameter or Secrets Manager ARN", name)
+		}
+	}
+}
+
+func validateSecrets(secrets map[string]string, fail func(string, string, ...any)) {
+	for _, name := range sortedKeys(secrets) {
+		if !envName.MatchString(name) {
+			fail("secrets", "%q is not a valid environment variable name", name)
+		}
+		if ref := secrets[name]; !ssmParameterArn.MatchString(ref) && !secretsManagerArn.MatchString(ref) {
+			fail("secrets", "%q must be an SSM parameter ARN or a Secrets Manager secret ARN, never a plaintext value (got a %d-character value that is neither)", name, len(ref))
+		}
+	}
+}
+
+// validateFit refuses a service that could never be placed: during a rollout ECS runs up to twice
+// the desired count (maximum 200 %), and with minimum healthy at 100 % a rollout with no room stalls.
+func validateFit(c *Config, fail func(string, string, ...any)) {
+	shape, s, cl := c.Cluster.Shape, c.Service, c.Cluster
+	if s.CPU > shape.CPUUnits() {
+		fail("cpu", "%d units do not fit on one %s (%d units)", s.CPU, cl.InstanceType, shape.CPUUnits())
+		return
+	}
+	if s.Memory > shape.TaskMemoryMiB() {
+		fail("memory", "%d MiB does not fit on one %s (about %d MiB usable for tasks)", s.Memory, cl.InstanceType, shape.TaskMemoryMiB())
+		return
+	}
+	perInstance := min(shape.TaskMemoryMiB()/s.Memory, shape.CPUUnits()/s.CPU)
+	needed := 2 * s.DesiredCount
+	if capacity := perInstance * cl.MaxInstances; capacity < needed {
+		fail("desiredCount", "%d tasks need room for %d during a rollout, but maxInstances %d x %s hold only %d tasks of %d MiB / %d CPU units; raise maxInstances or use a larger instanceType",
+			s.DesiredCount, needed, cl.MaxInstances, cl.InstanceType, capacity, s.Memory, s.CPU)
+	}
+}
+
+func containsInt(values []int, v int) bool {
+	for _, x := range values {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

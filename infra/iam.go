@@ -1,0 +1,46 @@
+package infra
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// PolicyDocument is an IAM policy, built from Go values so it is always valid JSON.
+type PolicyDocument struct {
+	Version   string            `json:"Version"`
+	Statement []PolicyStatement `json:"Statement"`
+}
+
+// PolicyStatement is one statement of a PolicyDocument.
+type PolicyStatement struct {
+	Sid       string            `json:"Sid,omitempty"`
+	Effect    string            `json:"Effect"`
+	Principal map[string]string `json:"Principal,omitempty"`
+	Action    []string          `json:"Action"`
+	Resource  []string          `json:"Resource,omitempty"`
+}
+
+// JSON renders the document.
+func (d PolicyDocument) JSON() string {
+	d.Version = "2012-10-17"
+	b, err := json.Marshal(d)
+	if err != nil {
+		// Only strings and slices of strings: marshalling cannot fail.
+		panic(fmt.Sprintf("policy document: %v", err))
+	}
+	return string(b)
+}
+
+// assumeRolePolicy lets exactly one AWS service principal assume a role.
+func assumeRolePolicy(service string) string {
+	return PolicyDocument{Statement: []PolicyStatement{{
+		Effect:    "Allow",
+		Principal: map[string]string{"Service": service},
+		Action:    []string{"sts:AssumeRole"},
+	}}}.JSON()
+}
+
+// managedPolicyArn is the ARN of an AWS-managed policy in the stack's partition.
+func managedPolicyArn(partition, path string) string {
+	return fmt.Sprintf("arn:%s:iam::aws:policy/%s", partition, path)
+}

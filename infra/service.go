@@ -1,0 +1,325 @@
+package infra
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecs"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// ContainerName is the app container's name in the task definition and the load balancer block.
+const ContainerName = "app"
+
+// AppService runs the API: a task definition in bridge mode with dynamic host ports, and a
+// REPLICA service that keeps DesiredCount tasks registered in the load balancer's target group.
+type AppService struct {
+	pulumi.ResourceState
+
+	ServiceName       pulumi.StringOutput `pulumi:"serviceName"`
+	TaskDefinitionArn pulumi.StringOutput `pulumi:"taskDefinitionArn"`
+	LogGroupName      pulumi.StringOutput `pulumi:"logGroupName"`
+	TaskRoleArn       pulumi.StringOutput `pulumi:"taskRoleArn"`
+	ExecutionRoleArn  pulumi.StringOutput `pulumi:"executionRoleArn"`
+}
+
+// AppServiceArgs: names and ARNs from EcsCluster and LoadBalancer, plain values from config.
+type AppServiceArgs struct {
+	ClusterName          pulumi.StringInput
+	CapacityProviderName pulumi.StringInput
+	TargetGroupArn       pulumi.StringInput
+	// Listeners forwarding to the target group; the service waits for them.
+	Listeners []pulumi.Resource
+	Config    ServiceConfig
+	Region    string
+	Partition string
+}
+
+// NewAppService builds the log group, the two roles, the task definition and the ECS service.
+func NewAppService(ctx *pulumi.Context, name string, args *AppServiceArgs, opts ...pulumi.ResourceOption) (*AppService, error) {
+	if args == nil {
+		return nil, fmt.Errorf("app service %s: args are required", name)
+	}
+	if len(args.Listeners) == 0 {
+		return nil, fmt.Errorf("app service %s: at least one listener is required: ECS rejects a target group no load balancer uses", name)
+	}
+	s := &AppService{}
+	if err := ctx.RegisterComponentResource(componentType(ctx, "AppService"), name, s, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(s)
+	cfg := args.Config
+	family := taskFamily(ctx.Project(), ctx.Stack(), name)
+
+	logGroup, err := cloudwatch.NewLogGroup(ctx, name+"-logs", &cloudwatch.LogGroupArgs{
+		Name:            pulumi.String("/ecs/" + family),
+		RetentionInDays: pulumi.Int(cfg.LogRetentionDays),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("app service %s: log group: %w", name, err)
+	}
+
+	executionRole, err := iam.NewRole(ctx, name+"-execution-role", &iam.RoleArgs{
+		Description:      pulumi.String("ECS agent: pull the image, write logs, read the app's secrets"),
+		AssumeRolePolicy: pulumi.String(assumeRolePolicy("ecs-tasks.amazonaws.com")),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("app service %s: execution role: %w", name, err)
+	}
+	if _, err := iam.NewRolePolicyAttachment(ctx, name+"-execution-policy", &iam.RolePolicyAttachmentArgs{
+		Role:      executionRole.Name,
+		PolicyArn: pulumi.String(managedPolicyArn(args.Partition, "service-role/AmazonECSTaskExecutionRolePolicy")),
+	}, parent); err != nil {
+		return nil, fmt.Errorf("app service %s: execution policy: %w", name, err)
+	}
+	if statements := secretReadStatements(cfg.Secrets); len(statements) > 0 {
+		if _, err := iam.NewRolePolicy(ctx, name+"-execution-secrets", &iam.RolePolicyArgs{
+			Role:   executionRole.ID(),
+			Policy: pulumi.String(PolicyDocument{Statement: statements}.JSON()),
+		}, parent); err != nil {
+			return nil, fmt.Errorf("app service %s: secrets policy: %w", name, err)
+		}
+	}
+
+	taskRole, err := iam.NewRole(ctx, name+"-task-role", &iam.RoleArgs{
+		Description:      pulumi.String("The app's own AWS permissions"),
+		AssumeRolePolicy: pulumi.String(assumeRolePolicy("ecs-tasks.amazonaws.com")),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("app service %s: task role: %w", name, err)
+	}
+	if cfg.EnableExecuteCommand {
+		// ECS Exec opens a Session Manager channel from the task; these actions take no resource ARN.
+		if _, err := iam.NewRolePolicy(ctx, name+"-task-exec", &iam.RolePolicyArgs{
+			Role: taskRole.ID(),
+			Policy: pulumi.String(PolicyDocument{Statement: []PolicyStatement{{
+				Sid:    "EcsExec",
+				Effect: "Allow",
+				Action: []string{
+					"ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+					"ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
+				},
+				Resource: []string{"*"},
+			}}}.JSON()),
+		}, parent); err != nil {
+			return nil, fmt.Errorf("app service %s: ECS Exec policy: %w", name, err)
+		}
+	}
+
+	containers := logGroup.Name.ApplyT(func(logGroupName string) (string, error) {
+		return containerDefinitions(cfg, logGroupName, args.Region)
+	}).(pulumi.StringOutput)
+	taskDef, err := ecs.NewTaskDefinition(ctx, name+"-task", &ecs.TaskDefinitionArgs{
+		Family:                  pulumi.String(family),
+		NetworkMode:             pulumi.String("bridge"),
+		RequiresCompatibilities: pulumi.StringArray{pulumi.String("EC2")},
+		Cpu:                     pulumi.Sprintf("%d", cfg.CPU),
+		Memory:                  pulumi.Sprintf("%d", cfg.Memory),
+		ExecutionRoleArn:        executionRole.Arn,
+		TaskRoleArn:             taskRole.Arn,
+		ContainerDefinitions:    containers,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("app service %s: task definition: %w", name, err)
+	}
+
+	service, err := ecs.NewService(ctx, name, &ecs.ServiceArgs{
+		Cluster:            args.ClusterName,
+		TaskDefinition:     taskDef.Arn,
+		SchedulingStrategy: pulumi.String("REPLICA"),
+		DesiredCount:       pulumi.Int(cfg.DesiredCount),
+		CapacityProviderStrategies: ecs.ServiceCapacityProviderStrategyArray{&ecs.ServiceCapacityProviderStrategyArgs{
+			CapacityProvider: args.CapacityProviderName,
+			Weight:           pulumi.Int(1),
+			Base:             pulumi.Int(0),
+		}},
+		LoadBalancers: ecs.ServiceLoadBalancerArray{&ecs.ServiceLoadBalancerArgs{
+			TargetGroupArn: args.TargetGroupArn,
+			ContainerName:  pulumi.String(ContainerName),
+			ContainerPort:  pulumi.Int(cfg.ContainerPort),
+		}},
+		HealthCheckGracePeriodSeconds: pulumi.Int(cfg.HealthCheckGracePeriod),
+		// New tasks start and turn healthy before old ones stop; a deploy whose tasks never turn
+		// healthy is rolled back to the last working task definition.
+		DeploymentMinimumHealthyPercent: pulumi.Int(100),
+		DeploymentMaximumPercent:        pulumi.Int(200),
+		DeploymentCircuitBreaker: &ecs.ServiceDeploymentCircuitBreakerArgs{
+			Enable:   pulumi.Bool(true),
+			Rollback: pulumi.Bool(true),
+		},
+		// AZs first, so losing a zone loses at most its share of tasks; then instances.
+		OrderedPlacementStrategies: ecs.ServiceOrderedPlacementStrategyArray{
+			&ecs.ServiceOrderedPlacementStrategyArgs{Type: pulumi.String("spread"), Field: pulumi.String("attribute:ecs.availability-zone")},
+			&ecs.ServiceOrderedPlacementStrategyArgs{Type: pulumi.String("spread"), Field: pulumi.String("instanceId")},
+		},
+		PropagateTags:        pulumi.String("SERVICE"),
+		EnableEcsManagedTags: pulumi.Bool(true),
+		EnableExecuteCommand: pulumi.Bool(cfg.EnableExecuteCommand),
+	}, parent, pulumi.DependsOn(args.Listeners))
+	if err != nil {
+		return nil, fmt.Errorf("app service %s: service: %w", name, err)
+	}
+
+	s.ServiceName = service.Name
+	s.TaskDefinitionArn = taskDef.Arn
+	s.LogGroupName = logGroup.Name
+	s.TaskRoleArn = taskRole.Arn
+	s.ExecutionRoleArn = executionRole.Arn
+	return s, ctx.RegisterResourceOutputs(s, pulumi.Map{
+		"serviceName":       s.ServiceName,
+		"taskDefinitionArn": s.TaskDefinitionArn,
+		"logGroupName":      s.LogGroupName,
+		"taskRoleArn":       s.TaskRoleArn,
+		"executionRoleArn":  s.ExecutionRoleArn,
+	})
+}
+
+// ContainerDefinition is the subset of ECS's container definition this program sets.
+type ContainerDefinition struct {
+	Name                   string            `json:"name"`
+	Image                  string            `json:"image"`
+	Essential              bool              `json:"essential"`
+	CPU                    int               `json:"cpu"`
+	Memory                 int               `json:"memory"`
+	PortMappings           []PortMapping     `json:"portMappings"`
+	Environment            []NameValue       `json:"environment,omitempty"`
+	Secrets                []SecretRef       `json:"secrets,omitempty"`
+	LogConfiguration       LogConfiguration  `json:"logConfiguration"`
+	StopTimeout            int               `json:"stopTimeout"`
+	Privileged             bool              `json:"privileged"`
+	ReadonlyRootFilesystem bool              `json:"readonlyRootFilesystem"`
+	LinuxParameters        *LinuxParameters  `json:"linuxParameters,omitempty"`
+	DockerLabels           map[string]string `json:"dockerLabels,omitempty"`
+}
+
+// PortMapping with HostPort 0 lets Docker pick a free host port, so tasks can share an instance.
+type PortMapping struct {
+	ContainerPort int    `json:"containerPort"`
+	HostPort      int    `json:"hostPort"`
+	Protocol      string `json:"protocol"`
+}
+
+// NameValue is one plain environment variable.
+type NameValue struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// SecretRef is an environment variable that ECS reads from SSM or Secrets Manager at task start.
+type SecretRef struct {
+	Name      string `json:"name"`
+	ValueFrom string `json:"valueFrom"`
+}
+
+// LogConfiguration sends the container's output to CloudWatch Logs.
+type LogConfiguration struct {
+	LogDriver string            `json:"logDriver"`
+	Options   map[string]string `json:"options"`
+}
+
+// LinuxParameters adds an init process (signal forwarding, zombie reaping) and tmpfs mounts.
+type LinuxParameters struct {
+	InitProcessEnabled bool    `json:"initProcessEnabled"`
+	Tmpfs              []Tmpfs `json:"tmpfs,omitempty"`
+}
+
+// Tmpfs is an in-memory writable mount; its size counts against the container's memory.
+type Tmpfs struct {
+	ContainerPath string   `json:"containerPath"`
+	Size          int      `json:"size"`
+	MountOptions  []string `json:"mountOptions,omitempty"`
+}
+
+// TmpfsSizeMiB is the size of the writable /tmp when the root file system is read-only.
+const TmpfsSizeMiB = 64
+
+// containerDefinitions renders the app container as the JSON ECS expects, deterministically:
+// environment and secrets are sorted by name so an unchanged config never shows a diff.
+func containerDefinitions(cfg ServiceConfig, logGroupName, region string) (string, error) {
+	def := ContainerDefinition{
+		Name:         ContainerName,
+		Image:        cfg.Image,
+		Essential:    true,
+		CPU:          cfg.CPU,
+		Memory:       cfg.Memory,
+		PortMappings: []PortMapping{{ContainerPort: cfg.ContainerPort, HostPort: 0, Protocol: "tcp"}},
+		LogConfiguration: LogConfiguration{
+			LogDriver: "awslogs",
+			Options: map[string]string{
+				"awslogs-group":         logGroupName,
+				"awslogs-region":        region,
+				"awslogs-stream-prefix": ContainerName,
+			},
+		},
+		StopTimeout:            cfg.StopTimeout,
+		Privileged:             false,
+		ReadonlyRootFilesystem: cfg.ReadonlyRootFilesystem,
+		LinuxParameters:        &LinuxParameters{InitProcessEnabled: true},
+	}
+	if cfg.ReadonlyRootFilesystem {
+		def.LinuxParameters.Tmpfs = []Tmpfs{{ContainerPath: "/tmp", Size: TmpfsSizeMiB, MountOptions: []string{"rw", "noexec", "nosuid", "nodev"}}}
+	}
+	for _, k := range sortedKeys(cfg.Env) {
+		def.Environment = append(def.Environment, NameValue{Name: k, Value: cfg.Env[k]})
+	}
+	for _, k := range sortedKeys(cfg.Secrets) {
+		def.Secrets = append(def.Secrets, SecretRef{Name: k, ValueFrom: cfg.Secrets[k]})
+	}
+	b, err := json.Marshal([]ContainerDefinition{def})
+	return string(b), err
+}
+
+// secretReadStatements lets the execution role read exactly the configured secrets and nothing else.
+func secretReadStatements(secrets map[string]string) []PolicyStatement {
+	var ssmArns, secretArns []string
+	seen := map[string]bool{}
+	for _, k := range sortedKeys(secrets) {
+		ref := secrets[k]
+		if m := secretsManagerArn.FindStringSubmatch(ref); m != nil {
+			arn := m[1]
+			// A partial ARN (without Secrets Manager's 6-character suffix) matches only with "-??????".
+			if !secretSuffix.MatchString(arn) {
+				arn += "-??????"
+			}
+			if !seen[arn] {
+				secretArns = append(secretArns, arn)
+			}
+			seen[arn] = true
+			continue
+		}
+		if !seen[ref] {
+			ssmArns = append(ssmArns, ref)
+		}
+		seen[ref] = true
+	}
+	var statements []PolicyStatement
+	if len(ssmArns) > 0 {
+		statements = append(statements, PolicyStatement{
+			Sid: "ReadAppParameters", Effect: "Allow", Action: []string{"ssm:GetParameters"}, Resource: ssmArns,
+		})
+	}
+	if len(secretArns) > 0 {
+		statements = append(statements, PolicyStatement{
+			Sid: "ReadAppSecrets", Effect: "Allow", Action: []string{"secretsmanager:GetSecretValue"}, Resource: secretArns,
+		})
+	}
+	return statements
+}
+
+var (
+	secretSuffix     = regexp.MustCompile(`-[A-Za-z0-9]{6}$`)
+	familyNameUnsafe = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
+)
+
+// taskFamily names the task definition family (letters, digits, hyphens, underscores; 255 at most).
+func taskFamily(project, stack, name string) string {
+	family := familyNameUnsafe.ReplaceAllString(strings.Join([]string{project, stack, name}, "-"), "-")
+	if len(family) > 255 {
+		family = family[:255]
+	}
+	return family
+}

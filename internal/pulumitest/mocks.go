@@ -1,0 +1,210 @@
+// Package pulumitest runs Pulumi programs under mocks and records every resource they register,
+// so tests can assert on inputs, parents, providers and dependencies.
+package pulumitest
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Account and Region are what the mocks pretend to run in.
+const (
+	Account = "123456789012"
+	Region  = "us-east-1"
+)
+
+// Resource is one registration the program made.
+type Resource struct {
+	Type          string
+	Name          string
+	URN           string
+	Inputs        resource.PropertyMap
+	Parent        string
+	Provider      string
+	Dependencies  []string
+	Protect       bool
+	Remote        bool
+	IgnoreChanges []string
+}
+
+// Invoke is one data-source call the program made.
+type Invoke struct {
+	Token string
+	Args  resource.PropertyMap
+}
+
+// Mocks implements pulumi.MockResourceMonitor: inputs are echoed back as outputs, with the
+// attributes AWS computes (ids, ARNs, names, DNS names) added per type.
+type Mocks struct {
+	Project string
+	Stack   string
+
+	mu        sync.Mutex
+	resources []*Resource
+	invokes   []Invoke
+}
+
+// NewResource records the registration and returns plausible outputs.
+func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	rpc := args.RegisterRPC
+	r := &Resource{
+		Type:   args.TypeToken,
+		Name:   args.Name,
+		Inputs: args.Inputs.Copy(),
+		Remote: rpc.GetRemote(),
+	}
+	r.Parent = rpc.GetParent()
+	r.Provider = rpc.GetProvider()
+	r.Dependencies = rpc.GetDependencies()
+	r.Protect = rpc.GetProtect()
+	r.IgnoreChanges = rpc.GetIgnoreChanges()
+	// The same URN the mock monitor assigns, so parents and dependencies can be looked up.
+	parentType := tokens.Type("")
+	if parent := resource.URN(r.Parent); parent != "" && parent.QualifiedType() != resource.RootStackType {
+		parentType = parent.QualifiedType()
+	}
+	r.URN = string(resource.NewURN(tokens.QName(m.Stack), tokens.PackageName(m.Project), parentType, tokens.Type(r.Type), r.Name))
+
+	outputs := args.Inputs.Copy()
+	id := args.Name + "-id"
+	computed(args.TypeToken, args.Name, outputs)
+	if v, ok := outputs["id"]; ok && v.IsString() {
+		id = v.StringValue()
+	}
+	m.mu.Lock()
+	m.resources = append(m.resources, r)
+	m.mu.Unlock()
+	return id, outputs, nil
+}
+
+// Call answers the data sources the program reads.
+func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	m.mu.Lock()
+	m.invokes = append(m.invokes, Invoke{Token: args.Token, Args: args.Args.Copy()})
+	m.mu.Unlock()
+	switch args.Token {
+	case "aws:ssm/getParameter:getParameter":
+		name := args.Args["name"].StringValue()
+		ami := "ami-0123456789abcdef0"
+		if strings.Contains(name, "arm64") {
+			ami = "ami-0fedcba9876543210"
+		}
+		return resource.PropertyMap{
+			"name":  resource.NewStringProperty(name),
+			"value": resource.NewStringProperty(ami),
+			"type":  resource.NewStringProperty("String"),
+			"arn":   resource.NewStringProperty("arn:aws:ssm:" + Region + "::parameter" + name),
+		}, nil
+	}
+	return nil, fmt.Errorf("pulumitest: no mock for invoke %s", args.Token)
+}
+
+func computed(typ, name string, out resource.PropertyMap) {
+	str := resource.NewStringProperty
+	setDefault := func(key, value string) {
+		if v, ok := out[resource.PropertyKey(key)]; !ok || v.IsNull() {
+			out[resource.PropertyKey(key)] = str(value)
+		}
+	}
+	service := strings.SplitN(strings.SplitN(typ, ":", 3)[1], "/", 2)[0]
+	switch typ {
+	case "awsx:ec2:Vpc":
+		azs := 2
+		if v, ok := out["numberOfAvailabilityZones"]; ok && v.IsNumber() {
+			azs = int(v.NumberValue())
+		}
+		var public, private []resource.PropertyValue
+		for i := 0; i < azs; i++ {
+			public = append(public, str(fmt.Sprintf("subnet-public-%d", i)))
+			private = append(private, str(fmt.Sprintf("subnet-private-%d", i)))
+		}
+		out["vpcId"] = str("vpc-0123456789")
+		out["publicSubnetIds"] = resource.NewArrayProperty(public)
+		out["privateSubnetIds"] = resource.NewArrayProperty(private)
+		return
+	case "aws:lb/loadBalancer:LoadBalancer":
+		setDefault("arnSuffix", "app/"+name+"/50dc6c495c0c9188")
+		setDefault("dnsName", name+"-1234567890."+Region+".elb.amazonaws.com")
+		setDefault("zoneId", "Z35SXDOTRQ7X7K")
+	case "aws:lb/targetGroup:TargetGroup":
+		setDefault("arnSuffix", "targetgroup/"+name+"/73e2d6bc24d8a067")
+	case "aws:ec2/securityGroup:SecurityGroup":
+		setDefault("id", "sg-"+name)
+	case "aws:ec2/launchTemplate:LaunchTemplate":
+		out["latestVersion"] = resource.NewNumberProperty(1)
+	case "aws:ecs/taskDefinition:TaskDefinition":
+		family := name
+		if v, ok := out["family"]; ok && v.IsString() {
+			family = v.StringValue()
+		}
+		setDefault("arn", fmt.Sprintf("arn:aws:ecs:%s:%s:task-definition/%s:1", Region, Account, family))
+		out["revision"] = resource.NewNumberProperty(1)
+	case "aws:cloudwatch/logGroup:LogGroup":
+		if v, ok := out["namePrefix"]; ok && v.IsString() {
+			setDefault("name", v.StringValue()+"20261125000000000000000001")
+		}
+	}
+	if strings.HasPrefix(typ, "pulumi:providers:") {
+		return
+	}
+	setDefault("name", name)
+	setDefault("arn", fmt.Sprintf("arn:aws:%s:%s:%s:%s/%s", service, Region, Account, service, out["name"].StringValue()))
+}
+
+// Resources returns every registration, sorted by type then name so test output is stable.
+func (m *Mocks) Resources() []*Resource {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := append([]*Resource(nil), m.resources...)
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Type != out[j].Type {
+			return out[i].Type < out[j].Type
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// Invokes returns every data-source call.
+func (m *Mocks) Invokes() []Invoke {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Invoke(nil), m.invokes...)
+}
+
+// OfType returns the resources of one type token.
+func (m *Mocks) OfType(typ string) []*Resource {
+	var out []*Resource
+	for _, r := range m.Resources() {
+		if r.Type == typ {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Named returns the resource with that type and logical name, or nil.
+func (m *Mocks) Named(typ, name string) *Resource {
+	for _, r := range m.OfType(typ) {
+		if r.Name == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// ByURN returns the resource with that URN, or nil.
+func (m *Mocks) ByURN(urn string) *Resource {
+	for _, r := range m.Resources() {
+		if r.URN == urn {
+			return r
+		}
+	}
+	return nil
+}

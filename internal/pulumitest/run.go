@@ -1,0 +1,167 @@
+package pulumitest
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Run runs program under mocks with the given config (keys "<namespace>:<key>") and returns what it
+// registered. The config is injected per run, not through PULUMI_CONFIG, so tests can run in parallel.
+func Run(project, stack string, cfg map[string]string, program pulumi.RunFunc) (*Mocks, error) {
+	m := &Mocks{Project: project, Stack: stack}
+	withConfig := func(ri *pulumi.RunInfo) {
+		ri.Config = cfg
+	}
+	err := pulumi.RunErr(program, pulumi.WithMocks(project, stack, m), withConfig)
+	return m, err
+}
+
+// StackConfig returns a stack's configuration the way the Pulumi CLI hands it to the program: the
+// project's declared defaults from Pulumi.yaml, overridden by Pulumi.<stack>.yaml, objects as JSON.
+func StackConfig(projectDir, stack string) (project string, cfg map[string]string, err error) {
+	proj, err := workspace.LoadProject(filepath.Join(projectDir, "Pulumi.yaml"))
+	if err != nil {
+		return "", nil, err
+	}
+	ps, err := workspace.LoadProjectStack(nil, proj, filepath.Join(projectDir, "Pulumi."+stack+".yaml"))
+	if err != nil {
+		return "", nil, err
+	}
+	values, err := ps.Config.Decrypt(config.NopDecrypter)
+	if err != nil {
+		return "", nil, fmt.Errorf("stack %s: %w (tests cannot decrypt secure values)", stack, err)
+	}
+	cfg = map[string]string{}
+	for key, decl := range proj.Config {
+		if decl.Default == nil {
+			continue
+		}
+		if !strings.Contains(key, ":") {
+			key = string(proj.Name) + ":" + key
+		}
+		cfg[key], err = configText(decl.Default)
+		if err != nil {
+			return "", nil, fmt.Errorf("Pulumi.yaml default of %s: %w", key, err)
+		}
+	}
+	for key, value := range values {
+		cfg[key.String()] = value
+	}
+	return string(proj.Name), cfg, nil
+}
+
+// configText renders a YAML default as the CLI passes it: scalars as text, the rest as JSON.
+func configText(v any) (string, error) {
+	switch v := v.(type) {
+	case string:
+		return v, nil
+	case bool:
+		return strconv.FormatBool(v), nil
+	case int:
+		return strconv.Itoa(v), nil
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), nil
+	}
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+// Get follows a dotted path ("healthCheck.path", "ingress.0.fromPort") through a property map,
+// looking through secrets. It returns a null value when any step is missing.
+func Get(pm resource.PropertyMap, path string) resource.PropertyValue {
+	v := resource.NewObjectProperty(pm)
+	for _, step := range strings.Split(path, ".") {
+		for v.IsSecret() {
+			v = v.SecretValue().Element
+		}
+		switch {
+		case v.IsObject():
+			v = v.ObjectValue()[resource.PropertyKey(step)]
+		case v.IsArray():
+			i, err := strconv.Atoi(step)
+			if err != nil || i < 0 || i >= len(v.ArrayValue()) {
+				return resource.NewNullProperty()
+			}
+			v = v.ArrayValue()[i]
+		default:
+			return resource.NewNullProperty()
+		}
+	}
+	for v.IsSecret() {
+		v = v.SecretValue().Element
+	}
+	return v
+}
+
+// Str, Num, Bool and Strs read a path as a Go value; a missing or differently typed value reads as zero.
+func (r *Resource) Str(path string) string {
+	if v := Get(r.Inputs, path); v.IsString() {
+		return v.StringValue()
+	}
+	return ""
+}
+
+func (r *Resource) Num(path string) float64 {
+	if v := Get(r.Inputs, path); v.IsNumber() {
+		return v.NumberValue()
+	}
+	return 0
+}
+
+func (r *Resource) Bool(path string) bool {
+	v := Get(r.Inputs, path)
+	return v.IsBool() && v.BoolValue()
+}
+
+func (r *Resource) Has(path string) bool {
+	return !Get(r.Inputs, path).IsNull()
+}
+
+func (r *Resource) Len(path string) int {
+	if v := Get(r.Inputs, path); v.IsArray() {
+		return len(v.ArrayValue())
+	}
+	return 0
+}
+
+func (r *Resource) Strs(path string) []string {
+	var out []string
+	if v := Get(r.Inputs, path); v.IsArray() {
+		for _, e := range v.ArrayValue() {
+			for e.IsSecret() {
+				e = e.SecretValue().Element
+			}
+			if e.IsString() {
+				out = append(out, e.StringValue())
+			}
+		}
+	}
+	return out
+}
+
+// JSON decodes a string input that holds JSON (container definitions, IAM policies).
+func (r *Resource) JSON(path string, into any) error {
+	s := r.Str(path)
+	if s == "" {
+		return fmt.Errorf("%s %s: no %s", r.Type, r.Name, path)
+	}
+	return json.Unmarshal([]byte(s), into)
+}
+
+// DependsOn reports whether the resource names other among its dependencies.
+func (r *Resource) DependsOn(other *Resource) bool {
+	for _, d := range r.Dependencies {
+		if d == other.URN {
+			return true
+		}
+	}
+	return false
+}

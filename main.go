@@ -1,0 +1,87 @@
+// Command ecs-api is a Pulumi program: an HTTP API as many ECS tasks on EC2 instances behind an
+// Application Load Balancer. Run it with `pulumi up --stack <stack>`.
+package main
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/acme/ecs-api/infra"
+)
+
+func main() {
+	pulumi.Run(program)
+}
+
+// program is the table of contents: config, then each component fed by the ones before it.
+func program(ctx *pulumi.Context) error {
+	cfg, err := infra.LoadConfig(ctx)
+	if err != nil {
+		return err
+	}
+
+	// One explicit provider carries the region and the tags every resource must have.
+	provider, err := aws.NewProvider(ctx, "aws", &aws.ProviderArgs{
+		Region:      pulumi.String(cfg.Region),
+		DefaultTags: &aws.ProviderDefaultTagsArgs{Tags: pulumi.ToStringMap(cfg.AllTags())},
+	})
+	if err != nil {
+		return fmt.Errorf("aws provider: %w", err)
+	}
+	withAWS := pulumi.Providers(provider)
+
+	network, err := infra.NewNetwork(ctx, "network", &infra.NetworkArgs{
+		Config: cfg.Network,
+	}, withAWS)
+	if err != nil {
+		return err
+	}
+
+	alb, err := infra.NewLoadBalancer(ctx, "web", &infra.LoadBalancerArgs{
+		VpcID:           network.VpcID,
+		PublicSubnetIDs: network.PublicSubnetIDs,
+		ContainerPort:   cfg.Service.ContainerPort,
+		Config:          cfg.LoadBalancer,
+	}, withAWS)
+	if err != nil {
+		return err
+	}
+
+	cluster, err := infra.NewEcsCluster(ctx, "cluster", &infra.EcsClusterArgs{
+		VpcID:                       network.VpcID,
+		PrivateSubnetIDs:            network.PrivateSubnetIDs,
+		LoadBalancerSecurityGroupID: alb.SecurityGroupID.ToStringOutput(),
+		Config:                      cfg.Cluster,
+		Partition:                   cfg.Partition(),
+		Tags:                        cfg.AllTags(),
+	}, withAWS)
+	if err != nil {
+		return err
+	}
+
+	app, err := infra.NewAppService(ctx, "api", &infra.AppServiceArgs{
+		ClusterName:          cluster.ClusterName,
+		CapacityProviderName: cluster.CapacityProviderName,
+		TargetGroupArn:       alb.TargetGroupArn,
+		Listeners:            alb.Listeners,
+		Config:               cfg.Service,
+		Region:               cfg.Region,
+		Partition:            cfg.Partition(),
+	}, withAWS)
+	if err != nil {
+		return err
+	}
+
+	ctx.Export("url", alb.URL)
+	ctx.Export("albDnsName", alb.DNSName)
+	ctx.Export("clusterName", cluster.ClusterName)
+	ctx.Export("serviceName", app.ServiceName)
+	ctx.Export("logGroupName", app.LogGroupName)
+	ctx.Export("vpcId", network.VpcID)
+	ctx.Export("taskDefinitionArn", app.TaskDefinitionArn)
+	ctx.Export("targetGroupArn", alb.TargetGroupArn)
+	ctx.Export("region", pulumi.String(cfg.Region))
+	return nil
+}
