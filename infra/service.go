@@ -78,7 +78,7 @@ func NewAppService(ctx *pulumi.Context, name string, args *AppServiceArgs, opts 
 	}
 	if statements := secretReadStatements(cfg.Secrets); len(statements) > 0 {
 		if _, err := iam.NewRolePolicy(ctx, name+"-execution-secrets", &iam.RolePolicyArgs{
-			Role:   executionRole.ID(),
+			Role:   executionRole.Name,
 			Policy: pulumi.String(PolicyDocument{Statement: statements}.JSON()),
 		}, parent); err != nil {
 			return nil, fmt.Errorf("app service %s: secrets policy: %w", name, err)
@@ -95,7 +95,7 @@ func NewAppService(ctx *pulumi.Context, name string, args *AppServiceArgs, opts 
 	if cfg.EnableExecuteCommand {
 		// ECS Exec opens a Session Manager channel from the task; these actions take no resource ARN.
 		if _, err := iam.NewRolePolicy(ctx, name+"-task-exec", &iam.RolePolicyArgs{
-			Role: taskRole.ID(),
+			Role: taskRole.Name,
 			Policy: pulumi.String(PolicyDocument{Statement: []PolicyStatement{{
 				Sid:    "EcsExec",
 				Effect: "Allow",

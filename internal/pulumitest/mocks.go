@@ -21,10 +21,12 @@ const (
 
 // Resource is one registration the program made.
 type Resource struct {
-	Type          string
-	Name          string
-	URN           string
-	Inputs        resource.PropertyMap
+	Type   string
+	Name   string
+	URN    string
+	Inputs resource.PropertyMap
+	// Outputs are the inputs plus what the mocks computed (arn, id, dnsName...).
+	Outputs       resource.PropertyMap
 	Parent        string
 	Provider      string
 	Dependencies  []string
@@ -44,6 +46,8 @@ type Invoke struct {
 type Mocks struct {
 	Project string
 	Stack   string
+	// Exports holds the stack outputs after Run, awaited.
+	Exports map[string]any
 
 	mu        sync.Mutex
 	resources []*Resource
@@ -77,6 +81,7 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	if v, ok := outputs["id"]; ok && v.IsString() {
 		id = v.StringValue()
 	}
+	r.Outputs = outputs
 	m.mu.Lock()
 	m.resources = append(m.resources, r)
 	m.mu.Unlock()

@@ -11,16 +11,31 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 )
 
 // Run runs program under mocks with the given config (keys "<namespace>:<key>") and returns what it
 // registered. The config is injected per run, not through PULUMI_CONFIG, so tests can run in parallel.
 func Run(project, stack string, cfg map[string]string, program pulumi.RunFunc) (*Mocks, error) {
-	m := &Mocks{Project: project, Stack: stack}
+	m := &Mocks{Project: project, Stack: stack, Exports: map[string]any{}}
 	withConfig := func(ri *pulumi.RunInfo) {
 		ri.Config = cfg
 	}
-	err := pulumi.RunErr(program, pulumi.WithMocks(project, stack, m), withConfig)
+	// Stack outputs are not resources; await each export so tests can read its value.
+	withExports := func(ctx *pulumi.Context) error {
+		if err := program(ctx); err != nil {
+			return err
+		}
+		for name, value := range ctx.GetCurrentExportMap() {
+			result, err := internals.UnsafeAwaitOutput(ctx.Context(), pulumi.ToOutput(value))
+			if err != nil {
+				return fmt.Errorf("export %s: %w", name, err)
+			}
+			m.Exports[name] = result.Value
+		}
+		return nil
+	}
+	err := pulumi.RunErr(withExports, pulumi.WithMocks(project, stack, m), withConfig)
 	return m, err
 }
 
@@ -104,6 +119,14 @@ func Get(pm resource.PropertyMap, path string) resource.PropertyValue {
 // Str, Num, Bool and Strs read a path as a Go value; a missing or differently typed value reads as zero.
 func (r *Resource) Str(path string) string {
 	if v := Get(r.Inputs, path); v.IsString() {
+		return v.StringValue()
+	}
+	return ""
+}
+
+// Out reads a string output, such as the ARN or id the mocks computed.
+func (r *Resource) Out(path string) string {
+	if v := Get(r.Outputs, path); v.IsString() {
 		return v.StringValue()
 	}
 	return ""
