@@ -2,9 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 
 	"github.com/acme/ecs-api/infra"
 	"github.com/acme/ecs-api/internal/pulumitest"
@@ -146,6 +150,157 @@ func TestStackOutputs(t *testing.T) {
 		}
 		if m.Exports["region"] != "us-east-1" {
 			t.Errorf("%s: region output %v, want the stack's aws:region", stack, m.Exports["region"])
+		}
+	}
+}
+
+// TestEveryResourceUsesTheTaggedProvider checks tags are applied in one place that nothing bypasses.
+func TestEveryResourceUsesTheTaggedProvider(t *testing.T) {
+	for _, stack := range []string{"dev", "prod"} {
+		m := runStack(t, stack)
+		provider := one(t, m, "pulumi:providers:aws")
+		if provider.Str("region") != "us-east-1" {
+			t.Errorf("%s: provider region %q", stack, provider.Str("region"))
+		}
+		tags := map[string]string{}
+		for k, v := range pulumitest.Get(provider.Inputs, "defaultTags.tags").ObjectValue() {
+			tags[string(k)] = v.StringValue()
+		}
+		for k, v := range map[string]string{"project": "ecs-api", "stack": stack, "managed-by": "pulumi", "environment": stack, "cost-center": "platform"} {
+			if tags[k] != v {
+				t.Errorf("%s: default tag %s = %q, want %q", stack, k, tags[k], v)
+			}
+		}
+		providerRef := provider.URN + "::" + provider.ID
+		for _, r := range m.Resources() {
+			if strings.HasPrefix(r.Type, "pulumi:providers:") {
+				continue
+			}
+			if r.Remote {
+				// awsx components receive the provider through their providers map, not a reference.
+				continue
+			}
+			if strings.HasPrefix(r.Type, "aws:") && r.Provider != providerRef {
+				t.Errorf("%s: %s %s uses provider %q, not the tagged one", stack, r.Type, r.Name, r.Provider)
+			}
+		}
+	}
+}
+
+// TestEveryResourceBelongsToAComponent keeps main.go a table of contents: no resource at the root.
+func TestEveryResourceBelongsToAComponent(t *testing.T) {
+	m := runStack(t, "dev")
+	components := map[string]int{}
+	for _, r := range m.Resources() {
+		if strings.HasPrefix(r.Type, "pulumi:providers:") || strings.HasPrefix(r.Type, "ecs-api:infra:") {
+			continue
+		}
+		parent := resource.URN(r.Parent)
+		if r.Parent == "" || parent.QualifiedType() == resource.RootStackType {
+			t.Errorf("%s %s has no component parent", r.Type, r.Name)
+			continue
+		}
+		components[string(parent.QualifiedType())]++
+	}
+	for _, c := range []string{"ecs-api:infra:Network", "ecs-api:infra:LoadBalancer", "ecs-api:infra:EcsCluster", "ecs-api:infra:AppService"} {
+		if components[c] == 0 {
+			t.Errorf("no resources under %s (got %v)", c, components)
+		}
+	}
+}
+
+// TestServiceWaitsForListenerAndCapacity checks the orderings AWS needs in the composed program.
+func TestServiceWaitsForListenerAndCapacity(t *testing.T) {
+	m := runStack(t, "dev")
+	svc := one(t, m, "aws:ecs/service:Service")
+	listener := one(t, m, "aws:lb/listener:Listener")
+	if !svc.DependsOn(listener) {
+		t.Error("service does not depend on the listener")
+	}
+	if !svc.DependsOn(one(t, m, "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders")) {
+		t.Error("service does not depend on the cluster's capacity provider association")
+	}
+	tg := one(t, m, "aws:lb/targetGroup:TargetGroup")
+	if svc.Str("loadBalancers.0.targetGroupArn") != tg.Out("arn") {
+		t.Error("service registers tasks in a different target group than the listener forwards to")
+	}
+	albSG := m.Named("aws:ec2/securityGroup:SecurityGroup", "web-sg")
+	for _, r := range m.OfType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") {
+		if r.Str("securityGroupId") != albSG.Out("id") && r.Str("referencedSecurityGroupId") != albSG.Out("id") {
+			t.Errorf("ingress rule %s admits something other than the load balancer into %q", r.Name, r.Str("securityGroupId"))
+		}
+		if r.Str("securityGroupId") != albSG.Out("id") && (r.Has("cidrIpv4") || r.Has("cidrIpv6")) {
+			t.Errorf("ingress rule %s opens a non-load-balancer group to a CIDR", r.Name)
+		}
+	}
+}
+
+func TestInvalidConfigRegistersNothing(t *testing.T) {
+	project, cfg, err := pulumitest.StackConfig(".", "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg["ecs-api:desiredCount"] = "0"
+	cfg["ecs-api:containerPort"] = "99999"
+	m, err := pulumitest.Run(project, "dev", cfg, program)
+	if err == nil || !strings.Contains(err.Error(), "desiredCount:") || !strings.Contains(err.Error(), "containerPort:") {
+		t.Errorf("error %v, want both bad keys named", err)
+	}
+	if n := len(m.Resources()); n != 0 {
+		t.Errorf("%d resources registered before the config error", n)
+	}
+}
+
+// TestPulumiYamlDeclaresEveryKey keeps Pulumi.yaml (the CLI's view and the defaults) and the loader in step.
+func TestPulumiYamlDeclaresEveryKey(t *testing.T) {
+	proj, err := workspace.LoadProject("Pulumi.yaml")
+	if err != nil {
+		t.Fatalf("Pulumi.yaml does not validate: %v", err)
+	}
+	declared := map[string]bool{}
+	for key, decl := range proj.Config {
+		declared[key] = true
+		if decl.Description == "" || decl.Type == nil || *decl.Type == "" {
+			t.Errorf("Pulumi.yaml: %s needs a type and a description", key)
+		}
+	}
+	read := map[string]bool{}
+	for _, key := range infra.Keys {
+		read[key] = true
+		if !declared[key] {
+			t.Errorf("the program reads %s but Pulumi.yaml does not declare it", key)
+		}
+	}
+	for key := range declared {
+		if !read[key] {
+			t.Errorf("Pulumi.yaml declares %s but the program never reads it", key)
+		}
+	}
+	if proj.Runtime.Options()["buildTarget"] == nil {
+		t.Error("Pulumi.yaml sets no runtime buildTarget: every preview relinks the program")
+	}
+}
+
+// TestStackFilesUseOnlyKnownKeys catches typos such as desiredcount, which Pulumi would silently ignore.
+func TestStackFilesUseOnlyKnownKeys(t *testing.T) {
+	stacks, err := filepath.Glob("Pulumi.*.yaml")
+	if err != nil || len(stacks) < 2 {
+		t.Fatalf("stack files %v: %v", stacks, err)
+	}
+	known := map[string]bool{"aws:region": true}
+	for _, key := range infra.Keys {
+		known["ecs-api:"+key] = true
+	}
+	for _, file := range stacks {
+		stack := strings.TrimSuffix(strings.TrimPrefix(file, "Pulumi."), ".yaml")
+		_, cfg, err := pulumitest.StackConfig(".", stack)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for key := range cfg {
+			if !known[key] {
+				t.Errorf("%s sets unknown key %s", file, key)
+			}
 		}
 	}
 }

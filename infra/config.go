@@ -391,8 +391,8 @@ func validateCIDR(cidr string, azCount int, fail func(string, string, ...any)) {
 	if prefix.Masked() != prefix {
 		fail("vpcCidr", "has host bits set; did you mean %s? (got %q)", prefix.Masked(), cidr)
 	}
-	if prefix.Bits() < 16 || prefix.Bits() > 24 {
-		fail("vpcCidr", "prefix must be between /16 and /24 (got %q)", cidr)
+	if prefix.Bits() < 16 || prefix.Bits() > 28 {
+		fail("vpcCidr", "prefix must be between /16 and /28, AWS's VPC limits (got %q)", cidr)
 		return
 	}
 	// awsx's Auto strategy gives each AZ an equal power-of-two slice and splits it into a public

@@ -24,6 +24,7 @@ type Resource struct {
 	Type   string
 	Name   string
 	URN    string
+	ID     string
 	Inputs resource.PropertyMap
 	// Outputs are the inputs plus what the mocks computed (arn, id, dnsName...).
 	Outputs       resource.PropertyMap
@@ -82,6 +83,7 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		id = v.StringValue()
 	}
 	r.Outputs = outputs
+	r.ID = id
 	m.mu.Lock()
 	m.resources = append(m.resources, r)
 	m.mu.Unlock()

@@ -1,0 +1,188 @@
+package infra_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/acme/ecs-api/infra"
+)
+
+func TestConfigRejectsBadInputNamingTheKey(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		stack     string
+		overrides map[string]string
+		key       string
+	}{
+		{name: "missing image", overrides: map[string]string{"image": ""}, key: "image:"},
+		{name: "image without tag", overrides: map[string]string{"image": "ghcr.io/acme/api"}, key: "image:"},
+		{name: "image with registry port but no tag", overrides: map[string]string{"image": "localhost:5000/api"}, key: "image:"},
+		{name: "latest in prod", stack: "prod", overrides: map[string]string{"image": "ghcr.io/acme/api:latest"}, key: "image:"},
+		{name: "desired count zero", overrides: map[string]string{"desiredCount": "0"}, key: "desiredCount:"},
+		{name: "desired count not a number", overrides: map[string]string{"desiredCount": "three"}, key: "desiredCount:"},
+		{name: "min instances zero", overrides: map[string]string{"minInstances": "0"}, key: "minInstances:"},
+		{name: "max instances zero", overrides: map[string]string{"maxInstances": "0"}, key: "maxInstances:"},
+		{name: "min above max", overrides: map[string]string{"minInstances": "5", "maxInstances": "4"}, key: "minInstances:"},
+		{name: "desired instances above max", overrides: map[string]string{"desiredInstances": "9"}, key: "desiredInstances:"},
+		{name: "container port zero", overrides: map[string]string{"containerPort": "0"}, key: "containerPort:"},
+		{name: "container port too high", overrides: map[string]string{"containerPort": "70000"}, key: "containerPort:"},
+		{name: "env name not an identifier", overrides: map[string]string{"env": `{"1BAD":"x"}`}, key: "env:"},
+		{name: "env name with dash", overrides: map[string]string{"env": `{"LOG-LEVEL":"x"}`}, key: "env:"},
+		{name: "env value under a secret name", overrides: map[string]string{"env": `{"API_TOKEN":"abc"}`}, key: "env:"},
+		{name: "env password", overrides: map[string]string{"env": `{"DB_PASSWORD":"hunter2"}`}, key: "env:"},
+		{name: "env not a map", overrides: map[string]string{"env": `["A=1"]`}, key: "env:"},
+		{name: "env nested value", overrides: map[string]string{"env": `{"A":{"b":1}}`}, key: "env:"},
+		{name: "name in env and secrets", overrides: map[string]string{
+			"env": `{"DB_HOST":"db"}`, "secrets": `{"DB_HOST":"arn:aws:ssm:us-east-1:123456789012:parameter/db-host"}`}, key: "env:"},
+		{name: "plaintext secret", overrides: map[string]string{"secrets": `{"DB_PASSWORD":"hunter2"}`}, key: "secrets:"},
+		{name: "malformed secret ARN", overrides: map[string]string{"secrets": `{"DB_PASSWORD":"arn:aws:secretsmanager:us-east-1:12345:secret:db"}`}, key: "secrets:"},
+		{name: "secret name not an identifier", overrides: map[string]string{"secrets": `{"db-password":"arn:aws:ssm:us-east-1:123456789012:parameter/x"}`}, key: "secrets:"},
+		{name: "health path without slash", overrides: map[string]string{"healthCheckPath": "health"}, key: "healthCheckPath:"},
+		{name: "health path with space", overrides: map[string]string{"healthCheckPath": "/he alth"}, key: "healthCheckPath:"},
+		{name: "one AZ", overrides: map[string]string{"azCount": "1"}, key: "azCount:"},
+		{name: "seven AZs", overrides: map[string]string{"azCount": "7"}, key: "azCount:"},
+		{name: "malformed certificate", overrides: map[string]string{"certificateArn": "arn:aws:acm:us-east-1:123456789012:cert/abc"}, key: "certificateArn:"},
+		{name: "task memory above instance", overrides: map[string]string{"instanceType": "t3.small", "memory": "4096"}, key: "memory:"},
+		{name: "task cpu above instance", overrides: map[string]string{"instanceType": "t3.small", "cpu": "4096"}, key: "cpu:"},
+		{name: "tasks cannot fit on max instances", overrides: map[string]string{
+			"instanceType": "t3.small", "memory": "512", "maxInstances": "2", "minInstances": "2", "desiredCount": "4"}, key: "desiredCount:"},
+		{name: "unknown instance type shape", overrides: map[string]string{"instanceType": "banana"}, key: "instanceType:"},
+		{name: "old burstable generation", overrides: map[string]string{"instanceType": "t2.micro"}, key: "instanceType:"},
+		{name: "unsupported family", overrides: map[string]string{"instanceType": "x1.16xlarge"}, key: "instanceType:"},
+		{name: "medium on x86", overrides: map[string]string{"instanceType": "m6i.medium"}, key: "instanceType:"},
+		{name: "health timeout not below interval", overrides: map[string]string{"healthCheckTimeout": "10", "healthCheckInterval": "10"}, key: "healthCheckTimeout:"},
+		{name: "health interval too short", overrides: map[string]string{"healthCheckInterval": "4"}, key: "healthCheckInterval:"},
+		{name: "healthy threshold too low", overrides: map[string]string{"healthyThreshold": "1"}, key: "healthyThreshold:"},
+		{name: "unhealthy threshold too high", overrides: map[string]string{"unhealthyThreshold": "11"}, key: "unhealthyThreshold:"},
+		{name: "matcher out of range", overrides: map[string]string{"healthCheckMatcher": "600"}, key: "healthCheckMatcher:"},
+		{name: "matcher not codes", overrides: map[string]string{"healthCheckMatcher": "ok"}, key: "healthCheckMatcher:"},
+		{name: "stop timeout not above deregistration delay", overrides: map[string]string{"stopTimeout": "30", "deregistrationDelay": "30"}, key: "stopTimeout:"},
+		{name: "deregistration delay too long", overrides: map[string]string{"deregistrationDelay": "3601", "stopTimeout": "4000"}, key: "deregistrationDelay:"},
+		{name: "log retention not a CloudWatch value", overrides: map[string]string{"logRetentionDays": "10"}, key: "logRetentionDays:"},
+		{name: "no NAT", overrides: map[string]string{"natGateways": "None"}, key: "natGateways:"},
+		{name: "CIDR with host bits", overrides: map[string]string{"vpcCidr": "10.0.0.1/16"}, key: "vpcCidr:"},
+		{name: "CIDR too large", overrides: map[string]string{"vpcCidr": "10.0.0.0/8"}, key: "vpcCidr:"},
+		{name: "CIDR not parseable", overrides: map[string]string{"vpcCidr": "10.0.0/16"}, key: "vpcCidr:"},
+		{name: "CIDR too small for the AZs", overrides: map[string]string{"vpcCidr": "10.0.0.0/26", "azCount": "3"}, key: "vpcCidr:"},
+		{name: "idle timeout zero", overrides: map[string]string{"idleTimeout": "0"}, key: "idleTimeout:"},
+		{name: "root volume below the AMI", overrides: map[string]string{"rootVolumeSize": "20"}, key: "rootVolumeSize:"},
+		{name: "deletion protection not a bool", overrides: map[string]string{"deletionProtection": "maybe"}, key: "deletionProtection:"},
+		{name: "missing region", overrides: map[string]string{"aws:region": ""}, key: "aws:region:"},
+		{name: "reserved tag prefix", overrides: map[string]string{"tags": `{"aws:team":"x"}`}, key: "tags:"},
+		{name: "defaulted key removed", overrides: map[string]string{"healthCheckPath": ""}, key: "healthCheckPath:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stack := tc.stack
+			if stack == "" {
+				stack = "dev"
+			}
+			cfg, m, err := loadConfig(t, stack, tc.overrides)
+			if err == nil {
+				t.Fatalf("accepted: %+v", cfg)
+			}
+			if !strings.Contains(err.Error(), "\n"+tc.key) {
+				t.Errorf("error does not name %s:\n%v", strings.TrimSuffix(tc.key, ":"), err)
+			}
+			if !strings.Contains(err.Error(), `stack "`+stack+`"`) {
+				t.Errorf("error does not name the stack: %v", err)
+			}
+			if n := len(m.Resources()); n != 0 {
+				t.Errorf("%d resources registered for an invalid config", n)
+			}
+		})
+	}
+}
+
+func TestConfigReportsEveryProblemAtOnce(t *testing.T) {
+	_, _, err := loadConfig(t, "dev", map[string]string{
+		"image": "", "azCount": "9", "containerPort": "0", "healthCheckPath": "x", "logRetentionDays": "2",
+	})
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, key := range []string{"image:", "azCount:", "containerPort:", "healthCheckPath:", "logRetentionDays:"} {
+		if !strings.Contains(err.Error(), key) {
+			t.Errorf("error misses %s:\n%v", key, err)
+		}
+	}
+}
+
+func TestConfigAcceptsGoodInput(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		stack     string
+		overrides map[string]string
+	}{
+		{name: "defaults", overrides: nil},
+		{name: "latest outside prod", overrides: map[string]string{"image": "ghcr.io/acme/api:latest"}},
+		{name: "digest in prod", stack: "prod", overrides: map[string]string{
+			"image": "ghcr.io/acme/api@sha256:" + strings.Repeat("ab", 32)}},
+		{name: "registry with port and tag", overrides: map[string]string{"image": "registry.local:5000/team/api:2.0.1"}},
+		{name: "https", overrides: map[string]string{"certificateArn": testCertificate}},
+		{name: "secrets of both kinds", overrides: map[string]string{"secrets": `{"A":"` + ssmSecret + `","B":"` + managedSecret + `","C":"` + partialSecret + `"}`}},
+		{name: "numbers in env", overrides: map[string]string{"env": `{"WORKERS":4,"DEBUG":false}`}},
+		{name: "graviton", overrides: map[string]string{"instanceType": "c7g.xlarge"}},
+		{name: "six AZs in a /24", overrides: map[string]string{"azCount": "6", "vpcCidr": "10.0.0.0/24"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stack := tc.stack
+			if stack == "" {
+				stack = "dev"
+			}
+			if _, _, err := loadConfig(t, stack, tc.overrides); err != nil {
+				t.Errorf("rejected: %v", err)
+			}
+		})
+	}
+}
+
+func TestConfigDerivesDesiredInstancesAndTags(t *testing.T) {
+	cfg, _, err := loadConfig(t, "dev", map[string]string{"minInstances": "3", "maxInstances": "5", "tags": `{"team":"payments","project":"spoofed"}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Cluster.DesiredInstances != 3 {
+		t.Errorf("desired instances %d, want minInstances (3) when unset", cfg.Cluster.DesiredInstances)
+	}
+	tags := cfg.AllTags()
+	want := map[string]string{"team": "payments", "project": "ecs-api", "stack": "dev", "managed-by": "pulumi"}
+	for k, v := range want {
+		if tags[k] != v {
+			t.Errorf("tag %s = %q, want %q", k, tags[k], v)
+		}
+	}
+	if len(tags) != len(want) {
+		t.Errorf("tags %v, want %v", tags, want)
+	}
+}
+
+func TestInstanceTypeShapes(t *testing.T) {
+	for _, tc := range []struct {
+		instanceType string
+		vcpus, mib   int
+		arm          bool
+	}{
+		{"t3.small", 2, 2048, false},
+		{"t3.medium", 2, 4096, false},
+		{"t4g.micro", 2, 1024, true},
+		{"t3a.2xlarge", 8, 32768, false},
+		{"m6i.large", 2, 8192, false},
+		{"m7g.medium", 1, 4096, true},
+		{"c6gn.2xlarge", 8, 16384, true},
+		{"r6i.4xlarge", 16, 131072, false},
+		{"m5dn.xlarge", 4, 16384, false},
+		{"m7i-flex.large", 2, 8192, false},
+	} {
+		shape, err := infra.ParseInstanceType(tc.instanceType)
+		if err != nil {
+			t.Errorf("%s: %v", tc.instanceType, err)
+			continue
+		}
+		if shape.VCPUs != tc.vcpus || shape.MemoryMiB != tc.mib || shape.Arm64 != tc.arm {
+			t.Errorf("%s: got %+v, want %d vCPU %d MiB arm64=%v", tc.instanceType, shape, tc.vcpus, tc.mib, tc.arm)
+		}
+		if shape.TaskMemoryMiB() >= shape.MemoryMiB || shape.TaskMemoryMiB() <= 0 {
+			t.Errorf("%s: task memory %d of %d", tc.instanceType, shape.TaskMemoryMiB(), shape.MemoryMiB)
+		}
+	}
+}
