@@ -62,7 +62,7 @@ func program(ctx *pulumi.Context) error {
 	}
 
 	app, err := infra.NewAppService(ctx, "api", &infra.AppServiceArgs{
-		ClusterName:          cluster.ClusterName,
+		ClusterArn:           cluster.ClusterArn,
 		CapacityProviderName: cluster.CapacityProviderName,
 		TargetGroupArn:       alb.TargetGroupArn,
 		Listeners:            alb.Listeners,

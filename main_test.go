@@ -220,6 +220,9 @@ func TestServiceWaitsForListenerAndCapacity(t *testing.T) {
 	if !svc.DependsOn(one(t, m, "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders")) {
 		t.Error("service does not depend on the cluster's capacity provider association")
 	}
+	if svc.Str("cluster") != one(t, m, "aws:ecs/cluster:Cluster").Out("arn") {
+		t.Errorf("service runs in cluster %q, want the stack's cluster ARN", svc.Str("cluster"))
+	}
 	tg := one(t, m, "aws:lb/targetGroup:TargetGroup")
 	if svc.Str("loadBalancers.0.targetGroupArn") != tg.Out("arn") {
 		t.Error("service registers tasks in a different target group than the listener forwards to")

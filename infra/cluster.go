@@ -71,6 +71,11 @@ func NewEcsCluster(ctx *pulumi.Context, name string, args *EcsClusterArgs, opts 
 	}
 	parent := pulumi.Parent(c)
 	cfg := args.Config
+	// Instances and volumes also get a Name, so the EC2 console says what they are.
+	tags := map[string]string{"Name": fmt.Sprintf("%s-%s-%s", ctx.Project(), ctx.Stack(), name)}
+	for k, v := range args.Tags {
+		tags[k] = v
+	}
 
 	cluster, err := ecs.NewCluster(ctx, name, &ecs.ClusterArgs{
 		Settings: ecs.ClusterSettingArray{&ecs.ClusterSettingArgs{
@@ -158,11 +163,11 @@ func NewEcsCluster(ctx *pulumi.Context, name string, args *EcsClusterArgs, opts 
 		TagSpecifications: ec2.LaunchTemplateTagSpecificationArray{
 			&ec2.LaunchTemplateTagSpecificationArgs{
 				ResourceType: pulumi.String("volume"),
-				Tags:         pulumi.ToStringMap(args.Tags),
+				Tags:         pulumi.ToStringMap(tags),
 			},
 			&ec2.LaunchTemplateTagSpecificationArgs{
 				ResourceType: pulumi.String("network-interface"),
-				Tags:         pulumi.ToStringMap(args.Tags),
+				Tags:         pulumi.ToStringMap(tags),
 			},
 		},
 		UpdateDefaultVersion: pulumi.Bool(true),
@@ -203,7 +208,7 @@ func NewEcsCluster(ctx *pulumi.Context, name string, args *EcsClusterArgs, opts 
 			"GroupMinSize", "GroupMaxSize", "GroupDesiredCapacity", "GroupInServiceInstances",
 			"GroupPendingInstances", "GroupTerminatingInstances", "GroupTotalInstances",
 		}),
-		Tags: asgTags(args.Tags),
+		Tags: asgTags(tags),
 	}, parent,
 		// ECS managed scaling owns the desired capacity once the group exists.
 		pulumi.IgnoreChanges([]string{"desiredCapacity"}))
@@ -249,7 +254,9 @@ func NewEcsCluster(ctx *pulumi.Context, name string, args *EcsClusterArgs, opts 
 	// Services read the cluster and capacity provider names from the association, so they are
 	// created after it and destroyed before it, without an explicit DependsOn.
 	c.ClusterName = attachment.ClusterName
-	c.ClusterArn = cluster.Arn
+	c.ClusterArn = pulumi.All(attachment.ClusterName, cluster.Arn).ApplyT(func(v []any) string {
+		return v[1].(string)
+	}).(pulumi.StringOutput)
 	c.CapacityProviderName = attachment.CapacityProviders.Index(pulumi.Int(0))
 	c.InstanceSecurityGroupID = sg.ID()
 	c.AutoScalingGroupName = asg.Name

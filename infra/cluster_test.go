@@ -106,6 +106,12 @@ func TestLaunchTemplateIsHardened(t *testing.T) {
 	if got := lt.Num("blockDeviceMappings.0.ebs.volumeSize"); got != 40 {
 		t.Errorf("root volume %v GiB, want 40", got)
 	}
+	for i, kind := range []string{"volume", "network-interface"} {
+		spec := "tagSpecifications." + itoa(i)
+		if lt.Str(spec+".resourceType") != kind || lt.Str(spec+".tags.stack") != "test" || lt.Str(spec+".tags.Name") != "ecs-api-test-cluster" {
+			t.Errorf("launch template does not tag %ss: %v", kind, lt.Inputs["tagSpecifications"])
+		}
+	}
 	if lt.Has("keyName") {
 		t.Error("launch template sets an SSH key pair")
 	}
@@ -205,7 +211,7 @@ func TestAutoScalingGroupUsesPrivateSubnetsAndRollsNewTemplates(t *testing.T) {
 	for i := 0; i < asg.Len("tags"); i++ {
 		tags[asg.Str("tags."+itoa(i)+".key")] = asg.Bool("tags." + itoa(i) + ".propagateAtLaunch")
 	}
-	for _, key := range []string{"project", "stack", "managed-by", "AmazonECSManaged"} {
+	for _, key := range []string{"Name", "project", "stack", "managed-by", "AmazonECSManaged"} {
 		if !tags[key] {
 			t.Errorf("ASG tag %q missing or not propagated to instances", key)
 		}

@@ -29,7 +29,7 @@ type AppService struct {
 
 // AppServiceArgs: names and ARNs from EcsCluster and LoadBalancer, plain values from config.
 type AppServiceArgs struct {
-	ClusterName          pulumi.StringInput
+	ClusterArn           pulumi.StringInput
 	CapacityProviderName pulumi.StringInput
 	TargetGroupArn       pulumi.StringInput
 	// Listeners forwarding to the target group; the service waits for them.
@@ -128,7 +128,7 @@ func NewAppService(ctx *pulumi.Context, name string, args *AppServiceArgs, opts 
 	}
 
 	service, err := ecs.NewService(ctx, name, &ecs.ServiceArgs{
-		Cluster:            args.ClusterName,
+		Cluster:            args.ClusterArn,
 		TaskDefinition:     taskDef.Arn,
 		SchedulingStrategy: pulumi.String("REPLICA"),
 		DesiredCount:       pulumi.Int(cfg.DesiredCount),

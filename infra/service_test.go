@@ -31,7 +31,7 @@ func buildService(t *testing.T, overrides map[string]string) *pulumitest.Mocks {
 			return err
 		}
 		_, err = infra.NewAppService(ctx, "api", &infra.AppServiceArgs{
-			ClusterName:          pulumi.String("cluster-1"),
+			ClusterArn:           pulumi.String("arn:aws:ecs:us-east-1:123456789012:cluster/cluster-1"),
 			CapacityProviderName: pulumi.String("cluster-capacity-1"),
 			TargetGroupArn:       pulumi.String("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/tg/1"),
 			Listeners:            []pulumi.Resource{listener},
@@ -237,7 +237,7 @@ func TestServiceRunsReplicasBehindTheTargetGroupAfterTheListener(t *testing.T) {
 	td := one(t, m, "aws:ecs/taskDefinition:TaskDefinition")
 	checks := map[string]string{
 		"schedulingStrategy": "REPLICA",
-		"cluster":            "cluster-1",
+		"cluster":            "arn:aws:ecs:us-east-1:123456789012:cluster/cluster-1",
 		"taskDefinition":     td.Out("arn"),
 		"capacityProviderStrategies.0.capacityProvider": "cluster-capacity-1",
 		"loadBalancers.0.targetGroupArn":                "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/tg/1",
