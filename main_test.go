@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -304,6 +305,30 @@ func TestStackFilesUseOnlyKnownKeys(t *testing.T) {
 			if !known[key] {
 				t.Errorf("%s sets unknown key %s", file, key)
 			}
+		}
+	}
+}
+
+// TestReadmeDocumentsEveryKeyAndOutput keeps the configuration and output tables true.
+func TestReadmeDocumentsEveryKeyAndOutput(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range infra.Keys {
+		if !strings.Contains(string(readme), "| `"+key+"` |") {
+			t.Errorf("README's configuration table lacks %s", key)
+		}
+	}
+	m := runStack(t, "dev")
+	for name := range m.Exports {
+		if !strings.Contains(string(readme), "| `"+name+"` |") {
+			t.Errorf("README's outputs table lacks %s", name)
+		}
+	}
+	for _, command := range []string{"pulumi login --local", "pulumi up --stack dev", "go test ./..."} {
+		if !strings.Contains(string(readme), command) {
+			t.Errorf("README lacks %q", command)
 		}
 	}
 }
