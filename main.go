@@ -61,17 +61,38 @@ func program(ctx *pulumi.Context) error {
 		return err
 	}
 
-	app, err := infra.NewAppService(ctx, "api", &infra.AppServiceArgs{
-		ClusterArn:           cluster.ClusterArn,
-		CapacityProviderName: cluster.CapacityProviderName,
-		TargetGroupArn:       alb.TargetGroupArn,
-		Listeners:            alb.Listeners,
-		Config:               cfg.Service,
-		Region:               cfg.Region,
-		Partition:            cfg.Partition(),
-	}, withAWS)
+	appArgs := &infra.AppServiceArgs{
+		ClusterArn:            cluster.ClusterArn,
+		CapacityProviderName:  cluster.CapacityProviderName,
+		TargetGroupArn:        alb.TargetGroupArn,
+		Listeners:             alb.Listeners,
+		LoadBalancerArnSuffix: alb.ArnSuffix,
+		TargetGroupArnSuffix:  alb.TargetGroupArnSuffix,
+		Alarms:                cfg.Alarms,
+		Autoscaled:            cfg.Autoscaling.Enabled,
+		Config:                cfg.Service,
+		Region:                cfg.Region,
+		Partition:             cfg.Partition(),
+	}
+	if cfg.Cluster.Capacity.Spot.Enabled {
+		appArgs.SpotCapacityProviderName = cluster.SpotCapacityProviderName
+		appArgs.Spot = cfg.Cluster.Capacity.Spot
+	}
+	app, err := infra.NewAppService(ctx, "api", appArgs, withAWS)
 	if err != nil {
 		return err
+	}
+
+	if cfg.Autoscaling.Enabled {
+		if _, err := infra.NewServiceAutoscaling(ctx, "api-scaling", &infra.ServiceAutoscalingArgs{
+			ClusterName:           cluster.ClusterName,
+			ServiceName:           app.ServiceName,
+			LoadBalancerArnSuffix: alb.ArnSuffix,
+			TargetGroupArnSuffix:  alb.TargetGroupArnSuffix,
+			Config:                cfg.Autoscaling,
+		}, withAWS); err != nil {
+			return err
+		}
 	}
 
 	ctx.Export("url", alb.URL)

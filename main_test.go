@@ -332,3 +332,47 @@ func TestReadmeDocumentsEveryKeyAndOutput(t *testing.T) {
 		}
 	}
 }
+
+// TestStackScalingAndAlarms checks each stack's scaling and rollback posture.
+func TestStackScalingAndAlarms(t *testing.T) {
+	dev := runStack(t, "dev")
+	if n := len(dev.OfType("aws:appautoscaling/target:Target")) + len(dev.OfType("aws:cloudwatch/metricAlarm:MetricAlarm")); n != 0 {
+		t.Errorf("dev has %d scaling targets or alarms, want none", n)
+	}
+	if len(one(t, dev, "aws:ecs/service:Service").IgnoreChanges) != 0 {
+		t.Error("dev's service ignores changes although autoscaling is off: its desiredCount would never apply")
+	}
+
+	prod := runStack(t, "prod")
+	target := one(t, prod, "aws:appautoscaling/target:Target")
+	if target.Num("minCapacity") != 3 || target.Num("maxCapacity") != 24 {
+		t.Errorf("prod scales %v-%v tasks, want 3-24", target.Num("minCapacity"), target.Num("maxCapacity"))
+	}
+	policies := map[string]float64{}
+	for _, p := range prod.OfType("aws:appautoscaling/policy:Policy") {
+		c := "targetTrackingScalingPolicyConfiguration."
+		policies[p.Str(c+"predefinedMetricSpecification.predefinedMetricType")] = p.Num(c + "targetValue")
+	}
+	if len(policies) != 2 || policies["ECSServiceAverageCPUUtilization"] != 60 || policies["ALBRequestCountPerTarget"] != 1000 {
+		t.Errorf("prod policies %v, want CPU 60 and 1000 requests per target", policies)
+	}
+	actions := prod.OfType("aws:appautoscaling/scheduledAction:ScheduledAction")
+	if len(actions) != 2 {
+		t.Fatalf("prod has %d scheduled actions, want the sale window's start and end", len(actions))
+	}
+	for _, a := range actions {
+		if a.Str("name") == "sale-window-start" && a.Num("scalableTargetAction.minCapacity") <= target.Num("minCapacity") {
+			t.Error("the sale window does not raise the minimum")
+		}
+	}
+	svc := one(t, prod, "aws:ecs/service:Service")
+	if strings.Join(svc.IgnoreChanges, ",") != "desiredCount" {
+		t.Errorf("prod service ignores %v, want desiredCount (autoscaling owns it)", svc.IgnoreChanges)
+	}
+	if len(prod.OfType("aws:cloudwatch/metricAlarm:MetricAlarm")) != 3 || len(svc.Strs("alarms.alarmNames")) != 3 || !svc.Bool("alarms.rollback") {
+		t.Errorf("prod deployment alarms %v, want three with rollback", svc.Inputs["alarms"])
+	}
+	if got := one(t, prod, "aws:ecs/capacityProvider:CapacityProvider").Num("autoScalingGroupProvider.managedScaling.targetCapacity"); got != 90 {
+		t.Errorf("prod target capacity %v, want 90", got)
+	}
+}

@@ -33,11 +33,13 @@ const (
 type EcsCluster struct {
 	pulumi.ResourceState
 
-	ClusterName             pulumi.StringOutput `pulumi:"clusterName"`
-	ClusterArn              pulumi.StringOutput `pulumi:"clusterArn"`
-	CapacityProviderName    pulumi.StringOutput `pulumi:"capacityProviderName"`
-	InstanceSecurityGroupID pulumi.IDOutput     `pulumi:"instanceSecurityGroupId"`
-	AutoScalingGroupName    pulumi.StringOutput `pulumi:"autoScalingGroupName"`
+	ClusterName          pulumi.StringOutput `pulumi:"clusterName"`
+	ClusterArn           pulumi.StringOutput `pulumi:"clusterArn"`
+	CapacityProviderName pulumi.StringOutput `pulumi:"capacityProviderName"`
+	// SpotCapacityProviderName is set only when capacity.spot is enabled.
+	SpotCapacityProviderName pulumi.StringOutput `pulumi:"spotCapacityProviderName"`
+	InstanceSecurityGroupID  pulumi.IDOutput     `pulumi:"instanceSecurityGroupId"`
+	AutoScalingGroupName     pulumi.StringOutput `pulumi:"autoScalingGroupName"`
 }
 
 // EcsClusterArgs: ids from Network and LoadBalancer, plain values from config.
@@ -136,7 +138,9 @@ func NewEcsCluster(ctx *pulumi.Context, name string, args *EcsClusterArgs, opts 
 		IamInstanceProfile: &ec2.LaunchTemplateIamInstanceProfileArgs{
 			Arn: profile.Arn,
 		},
-		UserData: cluster.Name.ApplyT(userData).(pulumi.StringOutput),
+		UserData: cluster.Name.ApplyT(func(name string) string {
+			return userData(name, cfg.Capacity.WarmPool.Enabled)
+		}).(pulumi.StringOutput),
 		MetadataOptions: &ec2.LaunchTemplateMetadataOptionsArgs{
 			HttpEndpoint: pulumi.String("enabled"),
 			HttpTokens:   pulumi.String("required"),
@@ -176,7 +180,7 @@ func NewEcsCluster(ctx *pulumi.Context, name string, args *EcsClusterArgs, opts 
 		return nil, fmt.Errorf("ecs cluster %s: launch template: %w", name, err)
 	}
 
-	asg, err := autoscaling.NewGroup(ctx, name+"-asg", &autoscaling.GroupArgs{
+	asgArgs := &autoscaling.GroupArgs{
 		VpcZoneIdentifiers: args.PrivateSubnetIDs,
 		MinSize:            pulumi.Int(cfg.MinInstances),
 		MaxSize:            pulumi.Int(cfg.MaxInstances),
@@ -209,43 +213,49 @@ func NewEcsCluster(ctx *pulumi.Context, name string, args *EcsClusterArgs, opts 
 			"GroupPendingInstances", "GroupTerminatingInstances", "GroupTotalInstances",
 		}),
 		Tags: asgTags(tags),
-	}, parent,
+	}
+	if cfg.Capacity.WarmPool.Enabled {
+		asgArgs.WarmPool = warmPool(cfg.Capacity.WarmPool)
+	}
+	asg, err := autoscaling.NewGroup(ctx, name+"-asg", asgArgs, parent,
 		// ECS managed scaling owns the desired capacity once the group exists.
 		pulumi.IgnoreChanges([]string{"desiredCapacity"}))
 	if err != nil {
 		return nil, fmt.Errorf("ecs cluster %s: auto scaling group: %w", name, err)
 	}
 
-	cp, err := ecs.NewCapacityProvider(ctx, capacityName, &ecs.CapacityProviderArgs{
-		AutoScalingGroupProvider: &ecs.CapacityProviderAutoScalingGroupProviderArgs{
-			AutoScalingGroupArn: asg.Arn,
-			// Managed draining (not termination protection) keeps scale-in safe for tasks without
-			// leaving protected instances behind that make `pulumi destroy` hang.
-			ManagedDraining:              pulumi.String("ENABLED"),
-			ManagedTerminationProtection: pulumi.String("DISABLED"),
-			ManagedScaling: &ecs.CapacityProviderAutoScalingGroupProviderManagedScalingArgs{
-				Status:                 pulumi.String("ENABLED"),
-				TargetCapacity:         pulumi.Int(100),
-				MinimumScalingStepSize: pulumi.Int(1),
-				MaximumScalingStepSize: pulumi.Int(10),
-				InstanceWarmupPeriod:   pulumi.Int(300),
-			},
-		},
-	}, parent)
+	cp, err := capacityProvider(ctx, capacityName, asg, cfg.Capacity, parent)
 	if err != nil {
 		return nil, fmt.Errorf("ecs cluster %s: capacity provider: %w", name, err)
 	}
+	providers := pulumi.StringArray{cp.Name}
+	strategies := ecs.ClusterCapacityProvidersDefaultCapacityProviderStrategyArray{
+		&ecs.ClusterCapacityProvidersDefaultCapacityProviderStrategyArgs{
+			CapacityProvider: cp.Name,
+			Weight:           pulumi.Int(1),
+			Base:             pulumi.Int(0),
+		},
+	}
+	if spot := cfg.Capacity.Spot; spot.Enabled {
+		spotCP, err := c.spotCapacity(ctx, name, args, lt, tags, parent)
+		if err != nil {
+			return nil, err
+		}
+		providers = append(providers, spotCP.Name)
+		strategies = ecs.ClusterCapacityProvidersDefaultCapacityProviderStrategyArray{
+			&ecs.ClusterCapacityProvidersDefaultCapacityProviderStrategyArgs{
+				CapacityProvider: cp.Name, Base: pulumi.Int(spot.OnDemandBase), Weight: pulumi.Int(spot.OnDemandWeight),
+			},
+			&ecs.ClusterCapacityProvidersDefaultCapacityProviderStrategyArgs{
+				CapacityProvider: spotCP.Name, Base: pulumi.Int(0), Weight: pulumi.Int(spot.SpotWeight),
+			},
+		}
+	}
 
 	attachment, err := ecs.NewClusterCapacityProviders(ctx, name+"-capacity-providers", &ecs.ClusterCapacityProvidersArgs{
-		ClusterName:       cluster.Name,
-		CapacityProviders: pulumi.StringArray{cp.Name},
-		DefaultCapacityProviderStrategies: ecs.ClusterCapacityProvidersDefaultCapacityProviderStrategyArray{
-			&ecs.ClusterCapacityProvidersDefaultCapacityProviderStrategyArgs{
-				CapacityProvider: cp.Name,
-				Weight:           pulumi.Int(1),
-				Base:             pulumi.Int(0),
-			},
-		},
+		ClusterName:                       cluster.Name,
+		CapacityProviders:                 providers,
+		DefaultCapacityProviderStrategies: strategies,
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("ecs cluster %s: capacity provider association: %w", name, err)
@@ -258,15 +268,110 @@ func NewEcsCluster(ctx *pulumi.Context, name string, args *EcsClusterArgs, opts 
 		return v[1].(string)
 	}).(pulumi.StringOutput)
 	c.CapacityProviderName = attachment.CapacityProviders.Index(pulumi.Int(0))
+	if cfg.Capacity.Spot.Enabled {
+		c.SpotCapacityProviderName = attachment.CapacityProviders.Index(pulumi.Int(1))
+	}
 	c.InstanceSecurityGroupID = sg.ID()
 	c.AutoScalingGroupName = asg.Name
 	return c, ctx.RegisterResourceOutputs(c, pulumi.Map{
-		"clusterName":             c.ClusterName,
-		"clusterArn":              c.ClusterArn,
-		"capacityProviderName":    c.CapacityProviderName,
-		"instanceSecurityGroupId": c.InstanceSecurityGroupID,
-		"autoScalingGroupName":    c.AutoScalingGroupName,
+		"clusterName":              c.ClusterName,
+		"clusterArn":               c.ClusterArn,
+		"capacityProviderName":     c.CapacityProviderName,
+		"spotCapacityProviderName": c.SpotCapacityProviderName,
+		"instanceSecurityGroupId":  c.InstanceSecurityGroupID,
+		"autoScalingGroupName":     c.AutoScalingGroupName,
 	})
+}
+
+// capacityProvider lets ECS scale an Auto Scaling group to fit the tasks it needs to place.
+func capacityProvider(ctx *pulumi.Context, name string, asg *autoscaling.Group, cfg CapacityConfig, parent pulumi.ResourceOption) (*ecs.CapacityProvider, error) {
+	return ecs.NewCapacityProvider(ctx, name, &ecs.CapacityProviderArgs{
+		AutoScalingGroupProvider: &ecs.CapacityProviderAutoScalingGroupProviderArgs{
+			AutoScalingGroupArn: asg.Arn,
+			// Managed draining (not termination protection) keeps scale-in safe for tasks without
+			// leaving protected instances behind that make `pulumi destroy` hang.
+			ManagedDraining:              pulumi.String("ENABLED"),
+			ManagedTerminationProtection: pulumi.String("DISABLED"),
+			ManagedScaling: &ecs.CapacityProviderAutoScalingGroupProviderManagedScalingArgs{
+				Status:                 pulumi.String("ENABLED"),
+				TargetCapacity:         pulumi.Int(cfg.TargetCapacity),
+				MinimumScalingStepSize: pulumi.Int(cfg.MinScalingStep),
+				MaximumScalingStepSize: pulumi.Int(cfg.MaxScalingStep),
+				InstanceWarmupPeriod:   pulumi.Int(cfg.InstanceWarmup),
+			},
+		},
+	}, parent)
+}
+
+// spotCapacity is a second group of Spot instances over several types from the same launch
+// template, with its own capacity provider; ECS drains an instance on its interruption notice.
+func (c *EcsCluster) spotCapacity(ctx *pulumi.Context, name string, args *EcsClusterArgs, lt *ec2.LaunchTemplate,
+	tags map[string]string, parent pulumi.ResourceOption) (*ecs.CapacityProvider, error) {
+	spot := args.Config.Capacity.Spot
+	overrides := autoscaling.GroupMixedInstancesPolicyLaunchTemplateOverrideArray{}
+	for _, it := range spot.InstanceTypes {
+		overrides = append(overrides, &autoscaling.GroupMixedInstancesPolicyLaunchTemplateOverrideArgs{
+			InstanceType: pulumi.String(it),
+		})
+	}
+	asg, err := autoscaling.NewGroup(ctx, name+"-spot-asg", &autoscaling.GroupArgs{
+		VpcZoneIdentifiers: args.PrivateSubnetIDs,
+		MinSize:            pulumi.Int(0),
+		MaxSize:            pulumi.Int(spot.MaxInstances),
+		DesiredCapacity:    pulumi.Int(0),
+		MixedInstancesPolicy: &autoscaling.GroupMixedInstancesPolicyArgs{
+			InstancesDistribution: &autoscaling.GroupMixedInstancesPolicyInstancesDistributionArgs{
+				OnDemandBaseCapacity:                pulumi.Int(0),
+				OnDemandPercentageAboveBaseCapacity: pulumi.Int(0),
+				SpotAllocationStrategy:              pulumi.String("price-capacity-optimized"),
+			},
+			LaunchTemplate: &autoscaling.GroupMixedInstancesPolicyLaunchTemplateArgs{
+				LaunchTemplateSpecification: &autoscaling.GroupMixedInstancesPolicyLaunchTemplateLaunchTemplateSpecificationArgs{
+					LaunchTemplateId: lt.ID(),
+					Version:          lt.LatestVersion.ApplyT(strconv.Itoa).(pulumi.StringOutput),
+				},
+				Overrides: overrides,
+			},
+		},
+		// Replace an instance at elevated interruption risk before AWS reclaims it.
+		CapacityRebalance:  pulumi.Bool(true),
+		HealthCheckType:    pulumi.String("EC2"),
+		ProtectFromScaleIn: pulumi.Bool(false),
+		ForceDelete:        pulumi.Bool(true),
+		InstanceRefresh: &autoscaling.GroupInstanceRefreshArgs{
+			Strategy: pulumi.String("Rolling"),
+			Preferences: &autoscaling.GroupInstanceRefreshPreferencesArgs{
+				MinHealthyPercentage: pulumi.Int(100),
+				MaxHealthyPercentage: pulumi.Int(200),
+				SkipMatching:         pulumi.Bool(true),
+			},
+		},
+		Tags: asgTags(tags),
+	}, parent, pulumi.IgnoreChanges([]string{"desiredCapacity"}))
+	if err != nil {
+		return nil, fmt.Errorf("ecs cluster %s: spot auto scaling group: %w", name, err)
+	}
+	cp, err := capacityProvider(ctx, name+"-spot-capacity", asg, args.Config.Capacity, parent)
+	if err != nil {
+		return nil, fmt.Errorf("ecs cluster %s: spot capacity provider: %w", name, err)
+	}
+	return cp, nil
+}
+
+// warmPool keeps stopped instances that were already launched and initialised, so a scale-out only
+// has to start them.
+func warmPool(cfg WarmPoolConfig) *autoscaling.GroupWarmPoolArgs {
+	pool := &autoscaling.GroupWarmPoolArgs{
+		PoolState: pulumi.String("Stopped"),
+		MinSize:   pulumi.Int(cfg.MinSize),
+		InstanceReusePolicy: &autoscaling.GroupWarmPoolInstanceReusePolicyArgs{
+			ReuseOnScaleIn: pulumi.Bool(true),
+		},
+	}
+	if cfg.MaxPreparedCapacity > 0 {
+		pool.MaxGroupPreparedCapacity = pulumi.Int(cfg.MaxPreparedCapacity)
+	}
+	return pool
 }
 
 // securityGroup creates the instances' group and both rules between it and the load balancer's
@@ -311,9 +416,10 @@ func (c *EcsCluster) securityGroup(ctx *pulumi.Context, name string, args *EcsCl
 	return sg, nil
 }
 
-// userData joins the instance to the cluster and keeps memory back for the OS and the agent.
-func userData(clusterName string) string {
-	script := strings.Join([]string{
+// userData joins the instance to the cluster and keeps memory back for the OS and the agent. With a
+// warm pool, the agent must not register an instance while it waits, stopped, in the pool.
+func userData(clusterName string, warmPool bool) string {
+	lines := []string{
 		"#!/bin/bash",
 		"cat <<'EOF' >> /etc/ecs/ecs.config",
 		"ECS_CLUSTER=" + clusterName,
@@ -321,9 +427,11 @@ func userData(clusterName string) string {
 		"ECS_ENABLE_TASK_IAM_ROLE=true",
 		"ECS_ENABLE_CONTAINER_METADATA=true",
 		"ECS_ENABLE_SPOT_INSTANCE_DRAINING=true",
-		"EOF",
-		"",
-	}, "\n")
+	}
+	if warmPool {
+		lines = append(lines, "ECS_WARM_POOLS_CHECK=true")
+	}
+	script := strings.Join(append(lines, "EOF", ""), "\n")
 	return base64.StdEncoding.EncodeToString([]byte(script))
 }
 

@@ -27,6 +27,8 @@ type Config struct {
 	LoadBalancer LoadBalancerConfig
 	Cluster      ClusterConfig
 	Service      ServiceConfig
+	Autoscaling  AutoscalingConfig
+	Alarms       AlarmsConfig
 }
 
 // NetworkConfig shapes the VPC.
@@ -62,6 +64,7 @@ type ClusterConfig struct {
 	MaxInstances     int
 	DesiredInstances int
 	RootVolumeSize   int
+	Capacity         CapacityConfig
 	// Shape is derived from InstanceType during validation.
 	Shape InstanceShape
 }
@@ -122,6 +125,7 @@ var Keys = []string{
 	"stopTimeout", "logRetentionDays", "enableExecuteCommand", "readonlyRootFilesystem",
 	"instanceType", "minInstances", "maxInstances", "desiredInstances", "rootVolumeSize",
 	"vpcCidr", "azCount", "natGateways", "certificateArn", "idleTimeout", "deletionProtection", "tags",
+	"autoscaling", "capacity", "alarms",
 }
 
 // LoadConfig reads the stack's configuration and validates it, returning every problem at once.
@@ -173,6 +177,12 @@ func LoadConfig(ctx *pulumi.Context) (*Config, error) {
 			ReadonlyRootFilesystem: l.boolean("readonlyRootFilesystem"),
 		},
 	}
+	c.Autoscaling = defaultAutoscaling()
+	l.object("autoscaling", &c.Autoscaling)
+	c.Cluster.Capacity = defaultCapacity()
+	l.object("capacity", &c.Cluster.Capacity)
+	c.Alarms = defaultAlarms()
+	l.object("alarms", &c.Alarms)
 	if c.Cluster.DesiredInstances == 0 {
 		c.Cluster.DesiredInstances = c.Cluster.MinInstances
 	}
@@ -262,6 +272,20 @@ func (l *loader) stringMap(key string) map[string]string {
 		}
 	}
 	return out
+}
+
+// object decodes a JSON object over target, which holds the field defaults; unknown fields are
+// errors so a typo (cputarget) is not silently ignored.
+func (l *loader) object(key string, target any) {
+	raw := l.optionalStr(key)
+	if raw == "" {
+		return
+	}
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(target); err != nil {
+		l.fail(key, "%s", strings.TrimPrefix(err.Error(), "json: "))
+	}
 }
 
 var (
@@ -365,6 +389,9 @@ func (c *Config) Validate() error {
 	}
 	validateEnv(s.Env, s.Secrets, fail)
 	validateSecrets(s.Secrets, fail)
+	validateAutoscaling(c, fail)
+	validateCapacity(c, fail)
+	validateAlarms(c.Alarms, fail)
 	if err == nil {
 		validateFit(c, fail)
 	}
@@ -467,11 +494,22 @@ func validateFit(c *Config, fail func(string, string, ...any)) {
 		fail("memory", "%d MiB does not fit on one %s (about %d MiB usable for tasks)", s.Memory, cl.InstanceType, shape.TaskMemoryMiB())
 		return
 	}
-	perInstance := min(shape.TaskMemoryMiB()/s.Memory, shape.CPUUnits()/s.CPU)
-	needed := 2 * s.DesiredCount
-	if capacity := perInstance * cl.MaxInstances; capacity < needed {
+	capacity := capacityTasks(c)
+	if needed := 2 * s.DesiredCount; capacity < needed {
 		fail("desiredCount", "%d tasks need room for %d during a rollout, but maxInstances %d x %s hold only %d tasks of %d MiB / %d CPU units; raise maxInstances or use a larger instanceType",
 			s.DesiredCount, needed, cl.MaxInstances, cl.InstanceType, capacity, s.Memory, s.CPU)
+	}
+	if a := c.Autoscaling; a.Enabled {
+		if a.MaxTasks > capacity {
+			fail("autoscaling.maxTasks", "%d tasks can never run: maxInstances %d x %s hold only %d; raise maxInstances or lower autoscaling.maxTasks",
+				a.MaxTasks, cl.MaxInstances, cl.InstanceType, capacity)
+		}
+		for _, sched := range a.Scheduled {
+			if sched.MaxTasks > capacity {
+				fail("autoscaling.scheduled["+sched.Name+"].maxTasks", "%d tasks can never run: maxInstances %d x %s hold only %d",
+					sched.MaxTasks, cl.MaxInstances, cl.InstanceType, capacity)
+			}
+		}
 	}
 }
 

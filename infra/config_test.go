@@ -70,6 +70,29 @@ func TestConfigRejectsBadInputNamingTheKey(t *testing.T) {
 		{name: "missing region", overrides: map[string]string{"aws:region": ""}, key: "aws:region:"},
 		{name: "reserved tag prefix", overrides: map[string]string{"tags": `{"aws:team":"x"}`}, key: "tags:"},
 		{name: "defaulted key removed", overrides: map[string]string{"healthCheckPath": ""}, key: "healthCheckPath:"},
+		{name: "autoscaling typo", overrides: map[string]string{"autoscaling": `{"enabled":true,"cpuTargt":50}`}, key: "autoscaling:"},
+		{name: "autoscaling wrong type", overrides: map[string]string{"autoscaling": `{"enabled":true,"minTasks":"two"}`}, key: "autoscaling:"},
+		{name: "autoscaling max below min", overrides: map[string]string{"autoscaling": `{"enabled":true,"minTasks":4,"maxTasks":3}`}, key: "autoscaling.maxTasks:"},
+		{name: "desired outside autoscaling bounds", overrides: map[string]string{"desiredCount": "2", "autoscaling": `{"enabled":true,"minTasks":3,"maxTasks":6}`, "maxInstances": "8"}, key: "desiredCount:"},
+		{name: "cpu target out of range", overrides: map[string]string{"autoscaling": `{"enabled":true,"minTasks":2,"maxTasks":4,"cpuTarget":95}`}, key: "autoscaling.cpuTarget:"},
+		{name: "negative requests target", overrides: map[string]string{"autoscaling": `{"enabled":true,"minTasks":2,"maxTasks":4,"requestsPerTarget":-1}`}, key: "autoscaling.requestsPerTarget:"},
+		{name: "scale in faster than out", overrides: map[string]string{"autoscaling": `{"enabled":true,"minTasks":2,"maxTasks":4,"scaleOutCooldown":300,"scaleInCooldown":60}`}, key: "autoscaling.scaleOutCooldown:"},
+		{name: "cron with five fields", overrides: map[string]string{"autoscaling": `{"enabled":true,"minTasks":2,"maxTasks":4,"scheduled":[{"name":"sale","schedule":"cron(0 6 * * ?)","timezone":"UTC","minTasks":2,"maxTasks":4}]}`}, key: "autoscaling.scheduled[sale].schedule:"},
+		{name: "unknown time zone", overrides: map[string]string{"autoscaling": `{"enabled":true,"minTasks":2,"maxTasks":4,"scheduled":[{"name":"sale","schedule":"rate(1 day)","timezone":"Mars/Olympus","minTasks":2,"maxTasks":4}]}`}, key: "autoscaling.scheduled[sale].timezone:"},
+		{name: "duplicate schedule names", overrides: map[string]string{"autoscaling": `{"enabled":true,"minTasks":2,"maxTasks":4,"scheduled":[{"name":"s","schedule":"rate(1 day)","timezone":"UTC","minTasks":2,"maxTasks":4},{"name":"s","schedule":"rate(2 days)","timezone":"UTC","minTasks":2,"maxTasks":4}]}`}, key: "autoscaling.scheduled[s].name:"},
+		{name: "scheduled min above max", overrides: map[string]string{"autoscaling": `{"enabled":true,"minTasks":2,"maxTasks":4,"scheduled":[{"name":"s","schedule":"rate(1 day)","timezone":"UTC","minTasks":5,"maxTasks":4}]}`}, key: "autoscaling.scheduled[s]:"},
+		{name: "max tasks never fit", overrides: map[string]string{"instanceType": "t3.small", "maxInstances": "2", "autoscaling": `{"enabled":true,"minTasks":2,"maxTasks":20}`}, key: "autoscaling.maxTasks:"},
+		{name: "target capacity zero", overrides: map[string]string{"capacity": `{"targetCapacity":0}`}, key: "capacity.targetCapacity:"},
+		{name: "scaling steps inverted", overrides: map[string]string{"capacity": `{"minScalingStep":5,"maxScalingStep":2}`}, key: "capacity.maxScalingStep:"},
+		{name: "warm pool larger than the group", overrides: map[string]string{"capacity": `{"warmPool":{"enabled":true,"minSize":9}}`}, key: "capacity.warmPool.minSize:"},
+		{name: "spot with one type", overrides: map[string]string{"capacity": `{"spot":{"enabled":true,"instanceTypes":["m6i.large"],"maxInstances":3}}`}, key: "capacity.spot.instanceTypes:"},
+		{name: "spot of another architecture", overrides: map[string]string{"capacity": `{"spot":{"enabled":true,"instanceTypes":["m6i.large","m7g.large"],"maxInstances":3}}`}, key: "capacity.spot.instanceTypes:"},
+		{name: "spot type too small", overrides: map[string]string{"memory": "3000", "capacity": `{"spot":{"enabled":true,"instanceTypes":["m6i.large","t3.small"],"maxInstances":3}}`}, key: "capacity.spot.instanceTypes:"},
+		{name: "spot without instances", overrides: map[string]string{"capacity": `{"spot":{"enabled":true,"instanceTypes":["m6i.large","m5.large"]}}`}, key: "capacity.spot.maxInstances:"},
+		{name: "spot weights both zero", overrides: map[string]string{"capacity": `{"spot":{"enabled":true,"instanceTypes":["m6i.large","m5.large"],"maxInstances":2,"onDemandWeight":0,"spotWeight":0}}`}, key: "capacity.spot:"},
+		{name: "alarm period not allowed", overrides: map[string]string{"alarms": `{"enabled":true,"periodSeconds":45}`}, key: "alarms.periodSeconds:"},
+		{name: "alarm 5xx rate zero", overrides: map[string]string{"alarms": `{"enabled":true,"target5xxPercent":0}`}, key: "alarms.target5xxPercent:"},
+		{name: "alarm evaluation too long", overrides: map[string]string{"alarms": `{"enabled":true,"periodSeconds":3600,"evaluationPeriods":48}`}, key: "alarms.evaluationPeriods:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stack := tc.stack
@@ -90,6 +113,33 @@ func TestConfigRejectsBadInputNamingTheKey(t *testing.T) {
 				t.Errorf("%d resources registered for an invalid config", n)
 			}
 		})
+	}
+}
+
+func TestScheduleExpressions(t *testing.T) {
+	for expr, ok := range map[string]bool{
+		"cron(0 6 * * ? *)":           true,
+		"cron(0 0 22 11 ? *)":         true,
+		"cron(15 10 ? * MON-FRI *)":   true,
+		"cron(0 18 ? * 6L 2026-2030)": true,
+		"rate(5 minutes)":             true,
+		"rate(1 hour)":                true,
+		"at(2026-11-27T06:00:00)":     true,
+		"cron(0 6 * * *)":             false,
+		"cron(0 6 * * * *)":           false,
+		"cron(0 6 1 * MON *)":         false,
+		"cron(0 6 $ * ? *)":           false,
+		"rate(0 minutes)":             false,
+		"rate(1 hours)":               false,
+		"rate(2 hour)":                false,
+		"rate(5 weeks)":               false,
+		"at(2026-11-27 06:00)":        false,
+		"0 6 * * ? *":                 false,
+		"":                            false,
+	} {
+		if err := infra.ValidateSchedule(expr); (err == nil) != ok {
+			t.Errorf("%q: error %v, want valid=%v", expr, err, ok)
+		}
 	}
 }
 

@@ -31,12 +31,22 @@ type AppService struct {
 type AppServiceArgs struct {
 	ClusterArn           pulumi.StringInput
 	CapacityProviderName pulumi.StringInput
-	TargetGroupArn       pulumi.StringInput
+	// SpotCapacityProviderName is set when capacity.spot is on; Spot says how tasks split over both.
+	SpotCapacityProviderName pulumi.StringInput
+	Spot                     SpotConfig
+	TargetGroupArn           pulumi.StringInput
 	// Listeners forwarding to the target group; the service waits for them.
 	Listeners []pulumi.Resource
-	Config    ServiceConfig
-	Region    string
-	Partition string
+	// ARN suffixes name the load balancer and target group in CloudWatch metrics for the alarms.
+	LoadBalancerArnSuffix pulumi.StringInput
+	TargetGroupArnSuffix  pulumi.StringInput
+	Alarms                AlarmsConfig
+	// Autoscaled hands the running task count to Application Auto Scaling: `pulumi up` must not
+	// reset it to DesiredCount.
+	Autoscaled bool
+	Config     ServiceConfig
+	Region     string
+	Partition  string
 }
 
 // NewAppService builds the log group, the two roles, the task definition and the ECS service.
@@ -127,16 +137,12 @@ func NewAppService(ctx *pulumi.Context, name string, args *AppServiceArgs, opts 
 		return nil, fmt.Errorf("app service %s: task definition: %w", name, err)
 	}
 
-	service, err := ecs.NewService(ctx, name, &ecs.ServiceArgs{
-		Cluster:            args.ClusterArn,
-		TaskDefinition:     taskDef.Arn,
-		SchedulingStrategy: pulumi.String("REPLICA"),
-		DesiredCount:       pulumi.Int(cfg.DesiredCount),
-		CapacityProviderStrategies: ecs.ServiceCapacityProviderStrategyArray{&ecs.ServiceCapacityProviderStrategyArgs{
-			CapacityProvider: args.CapacityProviderName,
-			Weight:           pulumi.Int(1),
-			Base:             pulumi.Int(0),
-		}},
+	serviceArgs := &ecs.ServiceArgs{
+		Cluster:                    args.ClusterArn,
+		TaskDefinition:             taskDef.Arn,
+		SchedulingStrategy:         pulumi.String("REPLICA"),
+		DesiredCount:               pulumi.Int(cfg.DesiredCount),
+		CapacityProviderStrategies: capacityStrategy(args),
 		LoadBalancers: ecs.ServiceLoadBalancerArray{&ecs.ServiceLoadBalancerArgs{
 			TargetGroupArn: args.TargetGroupArn,
 			ContainerName:  pulumi.String(ContainerName),
@@ -159,7 +165,29 @@ func NewAppService(ctx *pulumi.Context, name string, args *AppServiceArgs, opts 
 		PropagateTags:        pulumi.String("SERVICE"),
 		EnableEcsManagedTags: pulumi.Bool(true),
 		EnableExecuteCommand: pulumi.Bool(cfg.EnableExecuteCommand),
-	}, parent, pulumi.DependsOn(args.Listeners))
+	}
+	if args.Alarms.Enabled {
+		alarms, err := serviceAlarms(ctx, name, args.Alarms, args.LoadBalancerArnSuffix, args.TargetGroupArnSuffix, parent)
+		if err != nil {
+			return nil, fmt.Errorf("app service %s: %w", name, err)
+		}
+		names := pulumi.StringArray{}
+		for _, a := range alarms {
+			names = append(names, a.Name)
+		}
+		// A deployment during which an alarm fires fails, and with Rollback it returns to the last
+		// deployment that completed, on top of the circuit breaker's failed-task count.
+		serviceArgs.Alarms = &ecs.ServiceAlarmsArgs{
+			AlarmNames: names,
+			Enable:     pulumi.Bool(true),
+			Rollback:   pulumi.Bool(args.Alarms.Rollback),
+		}
+	}
+	serviceOpts := []pulumi.ResourceOption{parent, pulumi.DependsOn(args.Listeners)}
+	if args.Autoscaled {
+		serviceOpts = append(serviceOpts, pulumi.IgnoreChanges([]string{"desiredCount"}))
+	}
+	service, err := ecs.NewService(ctx, name, serviceArgs, serviceOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("app service %s: service: %w", name, err)
 	}
@@ -176,6 +204,24 @@ func NewAppService(ctx *pulumi.Context, name string, args *AppServiceArgs, opts 
 		"taskRoleArn":       s.TaskRoleArn,
 		"executionRoleArn":  s.ExecutionRoleArn,
 	})
+}
+
+// capacityStrategy places tasks on the on-demand capacity provider, or, with Spot, keeps the base
+// on on-demand and splits the rest by weight.
+func capacityStrategy(args *AppServiceArgs) ecs.ServiceCapacityProviderStrategyArray {
+	if args.SpotCapacityProviderName == nil {
+		return ecs.ServiceCapacityProviderStrategyArray{&ecs.ServiceCapacityProviderStrategyArgs{
+			CapacityProvider: args.CapacityProviderName, Weight: pulumi.Int(1), Base: pulumi.Int(0),
+		}}
+	}
+	return ecs.ServiceCapacityProviderStrategyArray{
+		&ecs.ServiceCapacityProviderStrategyArgs{
+			CapacityProvider: args.CapacityProviderName, Base: pulumi.Int(args.Spot.OnDemandBase), Weight: pulumi.Int(args.Spot.OnDemandWeight),
+		},
+		&ecs.ServiceCapacityProviderStrategyArgs{
+			CapacityProvider: args.SpotCapacityProviderName, Base: pulumi.Int(0), Weight: pulumi.Int(args.Spot.SpotWeight),
+		},
+	}
 }
 
 // ContainerDefinition is the subset of ECS's container definition this program sets.

@@ -18,27 +18,34 @@ const (
 	partialSecret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:api/stripe"
 )
 
-// buildService builds the service behind a real listener, as main.go does.
+// serviceArgs are the AppService's inputs behind a real listener, as main.go wires them.
+func serviceArgs(ctx *pulumi.Context, t *testing.T, cfg *infra.Config) *infra.AppServiceArgs {
+	listener, err := lb.NewListener(ctx, "listener", &lb.ListenerArgs{
+		LoadBalancerArn: pulumi.String("arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/1"),
+		Port:            pulumi.Int(80),
+		DefaultActions:  lb.ListenerDefaultActionArray{&lb.ListenerDefaultActionArgs{Type: pulumi.String("forward")}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &infra.AppServiceArgs{
+		ClusterArn:            pulumi.String("arn:aws:ecs:us-east-1:123456789012:cluster/cluster-1"),
+		CapacityProviderName:  pulumi.String("cluster-capacity-1"),
+		TargetGroupArn:        pulumi.String("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/tg/1"),
+		Listeners:             []pulumi.Resource{listener},
+		LoadBalancerArnSuffix: pulumi.String("app/web/1"),
+		TargetGroupArnSuffix:  pulumi.String("targetgroup/tg/1"),
+		Config:                cfg.Service,
+		Region:                cfg.Region,
+		Partition:             cfg.Partition(),
+	}
+}
+
+// buildService builds the service with the config's values and no alarms or autoscaling.
 func buildService(t *testing.T, overrides map[string]string) *pulumitest.Mocks {
 	t.Helper()
 	return build(t, overrides, func(ctx *pulumi.Context, cfg *infra.Config) error {
-		listener, err := lb.NewListener(ctx, "listener", &lb.ListenerArgs{
-			LoadBalancerArn: pulumi.String("arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/1"),
-			Port:            pulumi.Int(80),
-			DefaultActions:  lb.ListenerDefaultActionArray{&lb.ListenerDefaultActionArgs{Type: pulumi.String("forward")}},
-		})
-		if err != nil {
-			return err
-		}
-		_, err = infra.NewAppService(ctx, "api", &infra.AppServiceArgs{
-			ClusterArn:           pulumi.String("arn:aws:ecs:us-east-1:123456789012:cluster/cluster-1"),
-			CapacityProviderName: pulumi.String("cluster-capacity-1"),
-			TargetGroupArn:       pulumi.String("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/tg/1"),
-			Listeners:            []pulumi.Resource{listener},
-			Config:               cfg.Service,
-			Region:               cfg.Region,
-			Partition:            cfg.Partition(),
-		})
+		_, err := infra.NewAppService(ctx, "api", serviceArgs(ctx, t, cfg))
 		return err
 	})
 }
