@@ -95,6 +95,41 @@ func program(ctx *pulumi.Context) error {
 		}
 	}
 
+	if len(cfg.Jobs) > 0 {
+		jobs, err := infra.NewScheduledJobs(ctx, "jobs", &infra.ScheduledJobsArgs{
+			ClusterArn:           cluster.ClusterArn,
+			CapacityProviderName: cluster.CapacityProviderName,
+			TaskRoleArn:          app.TaskRoleArn,
+			ExecutionRoleArn:     app.ExecutionRoleArn,
+			LogGroupName:         app.LogGroupName,
+			Jobs:                 cfg.Jobs,
+			Service:              cfg.Service,
+			Region:               cfg.Region,
+		}, withAWS)
+		if err != nil {
+			return err
+		}
+		ctx.Export("jobTaskDefinitions", jobs.TaskDefinitionArns)
+		ctx.Export("jobDeadLetterQueueUrl", jobs.DeadLetterQueueURL)
+	}
+
+	if cfg.Worker.Enabled {
+		worker, err := infra.NewWorker(ctx, "worker", &infra.WorkerArgs{
+			ClusterArn:           cluster.ClusterArn,
+			CapacityProviderName: cluster.CapacityProviderName,
+			TaskRoleArn:          app.TaskRoleArn,
+			ExecutionRoleArn:     app.ExecutionRoleArn,
+			LogGroupName:         app.LogGroupName,
+			Config:               cfg.Worker,
+			Service:              cfg.Service,
+			Region:               cfg.Region,
+		}, withAWS)
+		if err != nil {
+			return err
+		}
+		ctx.Export("workerServiceName", worker.ServiceName)
+	}
+
 	ctx.Export("url", alb.URL)
 	ctx.Export("albDnsName", alb.DNSName)
 	ctx.Export("clusterName", cluster.ClusterName)
@@ -103,6 +138,7 @@ func program(ctx *pulumi.Context) error {
 	ctx.Export("vpcId", network.VpcID)
 	ctx.Export("taskDefinitionArn", app.TaskDefinitionArn)
 	ctx.Export("targetGroupArn", alb.TargetGroupArn)
+	ctx.Export("capacityProviderName", cluster.CapacityProviderName)
 	ctx.Export("region", pulumi.String(cfg.Region))
 	return nil
 }

@@ -41,7 +41,11 @@ func one(t *testing.T, m *pulumitest.Mocks, typ string) *pulumitest.Resource {
 func containerDefinition(t *testing.T, m *pulumitest.Mocks) infra.ContainerDefinition {
 	t.Helper()
 	var defs []infra.ContainerDefinition
-	if err := one(t, m, "aws:ecs/taskDefinition:TaskDefinition").JSON("containerDefinitions", &defs); err != nil {
+	td := m.Named("aws:ecs/taskDefinition:TaskDefinition", "api-task")
+	if td == nil {
+		t.Fatal("no api-task task definition")
+	}
+	if err := td.JSON("containerDefinitions", &defs); err != nil {
 		t.Fatal(err)
 	}
 	if len(defs) != 1 {
@@ -62,12 +66,12 @@ func TestStackFilesComeOutAsConfigured(t *testing.T) {
 	}{
 		{
 			stack: "dev", azs: 2, tasks: 2, minInst: 2, maxIn: 3, instanceType: "t3.small", nat: "Single",
-			env:                map[string]string{"NODE_ENV": "development", "LOG_LEVEL": "debug"},
+			env:                map[string]string{"NODE_ENV": "development", "LOG_LEVEL": "debug", "CRON_ENABLED": "false"},
 			deletionProtection: false, exec: true, logRetention: 7,
 		},
 		{
 			stack: "prod", azs: 3, tasks: 3, minInst: 3, maxIn: 9, instanceType: "m6i.large", nat: "OnePerAz",
-			env:                map[string]string{"NODE_ENV": "production", "LOG_LEVEL": "info"},
+			env:                map[string]string{"NODE_ENV": "production", "LOG_LEVEL": "info", "CRON_ENABLED": "false"},
 			deletionProtection: true, exec: false, logRetention: 90,
 		},
 	} {
@@ -141,7 +145,8 @@ func TestStackOutputs(t *testing.T) {
 			got = append(got, name)
 		}
 		sort.Strings(got)
-		want := []string{"albDnsName", "clusterName", "logGroupName", "region", "serviceName", "targetGroupArn", "taskDefinitionArn", "url", "vpcId"}
+		want := []string{"albDnsName", "capacityProviderName", "clusterName", "jobDeadLetterQueueUrl", "jobTaskDefinitions",
+			"logGroupName", "region", "serviceName", "targetGroupArn", "taskDefinitionArn", "url", "vpcId"}
 		if strings.Join(got, ",") != strings.Join(want, ",") {
 			t.Errorf("%s exports %v, want %v", stack, got, want)
 		}
@@ -374,5 +379,42 @@ func TestStackScalingAndAlarms(t *testing.T) {
 	}
 	if got := one(t, prod, "aws:ecs/capacityProvider:CapacityProvider").Num("autoScalingGroupProvider.managedScaling.targetCapacity"); got != 90 {
 		t.Errorf("prod target capacity %v, want 90", got)
+	}
+}
+
+// TestEachStackRunsItsJobOnce checks the stack files' example job and the cron switch.
+func TestEachStackRunsItsJobOnce(t *testing.T) {
+	for _, stack := range []string{"dev", "prod"} {
+		m := runStack(t, stack)
+		schedules := m.OfType("aws:scheduler/schedule:Schedule")
+		if len(schedules) != 1 || schedules[0].Num("target.ecsParameters.taskCount") != 1 {
+			t.Fatalf("%s: want one schedule running one task, got %d", stack, len(schedules))
+		}
+		var api, job infra.ContainerDefinition
+		for _, td := range m.OfType("aws:ecs/taskDefinition:TaskDefinition") {
+			var defs []infra.ContainerDefinition
+			if err := td.JSON("containerDefinitions", &defs); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(td.Str("family"), "-job-") {
+				job = defs[0]
+			} else {
+				api = defs[0]
+			}
+		}
+		flag := func(c infra.ContainerDefinition) string {
+			for _, e := range c.Environment {
+				if e.Name == "CRON_ENABLED" {
+					return e.Value
+				}
+			}
+			return ""
+		}
+		if flag(api) != "false" || flag(job) != "true" {
+			t.Errorf("%s: CRON_ENABLED is %q in the API and %q in the job, want false and true", stack, flag(api), flag(job))
+		}
+		if arns, _ := m.Exports["jobTaskDefinitions"].(map[string]string); !strings.Contains(arns["nightly-cleanup"], ":task-definition/") {
+			t.Errorf("%s: jobTaskDefinitions output lacks the job", stack)
+		}
 	}
 }

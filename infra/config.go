@@ -29,6 +29,8 @@ type Config struct {
 	Service      ServiceConfig
 	Autoscaling  AutoscalingConfig
 	Alarms       AlarmsConfig
+	Jobs         []JobConfig
+	Worker       WorkerConfig
 }
 
 // NetworkConfig shapes the VPC.
@@ -83,6 +85,9 @@ type ServiceConfig struct {
 	LogRetentionDays       int
 	EnableExecuteCommand   bool
 	ReadonlyRootFilesystem bool
+	// CronFlag is the variable that switches the app's in-process scheduler: false in the API's
+	// replicas, true in scheduled job tasks.
+	CronFlag string
 }
 
 // HTTPS reports whether the load balancer terminates TLS.
@@ -125,7 +130,7 @@ var Keys = []string{
 	"stopTimeout", "logRetentionDays", "enableExecuteCommand", "readonlyRootFilesystem",
 	"instanceType", "minInstances", "maxInstances", "desiredInstances", "rootVolumeSize",
 	"vpcCidr", "azCount", "natGateways", "certificateArn", "idleTimeout", "deletionProtection", "tags",
-	"autoscaling", "capacity", "alarms",
+	"autoscaling", "capacity", "alarms", "cronFlag", "jobs", "worker",
 }
 
 // LoadConfig reads the stack's configuration and validates it, returning every problem at once.
@@ -175,6 +180,7 @@ func LoadConfig(ctx *pulumi.Context) (*Config, error) {
 			LogRetentionDays:       l.integer("logRetentionDays"),
 			EnableExecuteCommand:   l.boolean("enableExecuteCommand"),
 			ReadonlyRootFilesystem: l.boolean("readonlyRootFilesystem"),
+			CronFlag:               l.str("cronFlag"),
 		},
 	}
 	c.Autoscaling = defaultAutoscaling()
@@ -183,6 +189,8 @@ func LoadConfig(ctx *pulumi.Context) (*Config, error) {
 	l.object("capacity", &c.Cluster.Capacity)
 	c.Alarms = defaultAlarms()
 	l.object("alarms", &c.Alarms)
+	l.object("jobs", &c.Jobs)
+	l.object("worker", &c.Worker)
 	if c.Cluster.DesiredInstances == 0 {
 		c.Cluster.DesiredInstances = c.Cluster.MinInstances
 	}
@@ -274,7 +282,7 @@ func (l *loader) stringMap(key string) map[string]string {
 	return out
 }
 
-// object decodes a JSON object over target, which holds the field defaults; unknown fields are
+// object decodes a JSON value over target, which holds the field defaults; unknown fields are
 // errors so a typo (cputarget) is not silently ignored.
 func (l *loader) object(key string, target any) {
 	raw := l.optionalStr(key)
@@ -388,12 +396,22 @@ func (c *Config) Validate() error {
 		fail("logRetentionDays", "must be one of CloudWatch's retention values %v (got %d)", LogRetentionDays, s.LogRetentionDays)
 	}
 	validateEnv(s.Env, s.Secrets, fail)
+	if !envName.MatchString(s.CronFlag) {
+		fail("cronFlag", "must be an environment variable name (got %q)", s.CronFlag)
+	}
+	if _, ok := s.Env[s.CronFlag]; ok {
+		fail("env", "%q is set by the program (cronFlag): false in the API, true in job tasks", s.CronFlag)
+	}
+	if _, ok := s.Secrets[s.CronFlag]; ok {
+		fail("secrets", "%q is set by the program (cronFlag)", s.CronFlag)
+	}
 	validateSecrets(s.Secrets, fail)
 	validateAutoscaling(c, fail)
 	validateCapacity(c, fail)
 	validateAlarms(c.Alarms, fail)
 	if err == nil {
 		validateFit(c, fail)
+		validateJobs(c, fail)
 	}
 	return errors.Join(errs...)
 }

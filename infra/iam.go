@@ -18,6 +18,8 @@ type PolicyStatement struct {
 	Principal map[string]string `json:"Principal,omitempty"`
 	Action    []string          `json:"Action"`
 	Resource  []string          `json:"Resource,omitempty"`
+	// Condition maps an operator (StringEquals, ArnEquals...) to condition keys and values.
+	Condition map[string]map[string]string `json:"Condition,omitempty"`
 }
 
 // JSON renders the document.

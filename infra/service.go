@@ -1,7 +1,6 @@
 package infra
 
 import (
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -121,7 +120,18 @@ func NewAppService(ctx *pulumi.Context, name string, args *AppServiceArgs, opts 
 	}
 
 	containers := logGroup.Name.ApplyT(func(logGroupName string) (string, error) {
-		return containerDefinitions(cfg, logGroupName, args.Region)
+		return containerDefinitions(containerSpec{
+			Service: cfg,
+			// In-process cron stays off in the replicas: scheduled jobs run once, as their own tasks.
+			Env:          withVars(cfg.Env, map[string]string{cfg.CronFlag: "false"}),
+			Secrets:      cfg.Secrets,
+			CPU:          cfg.CPU,
+			Memory:       cfg.Memory,
+			Port:         cfg.ContainerPort,
+			StreamPrefix: ContainerName,
+			LogGroup:     logGroupName,
+			Region:       args.Region,
+		})
 	}).(pulumi.StringOutput)
 	taskDef, err := ecs.NewTaskDefinition(ctx, name+"-task", &ecs.TaskDefinitionArgs{
 		Family:                  pulumi.String(family),
@@ -222,101 +232,6 @@ func capacityStrategy(args *AppServiceArgs) ecs.ServiceCapacityProviderStrategyA
 			CapacityProvider: args.SpotCapacityProviderName, Base: pulumi.Int(0), Weight: pulumi.Int(args.Spot.SpotWeight),
 		},
 	}
-}
-
-// ContainerDefinition is the subset of ECS's container definition this program sets.
-type ContainerDefinition struct {
-	Name                   string            `json:"name"`
-	Image                  string            `json:"image"`
-	Essential              bool              `json:"essential"`
-	CPU                    int               `json:"cpu"`
-	Memory                 int               `json:"memory"`
-	PortMappings           []PortMapping     `json:"portMappings"`
-	Environment            []NameValue       `json:"environment,omitempty"`
-	Secrets                []SecretRef       `json:"secrets,omitempty"`
-	LogConfiguration       LogConfiguration  `json:"logConfiguration"`
-	StopTimeout            int               `json:"stopTimeout"`
-	Privileged             bool              `json:"privileged"`
-	ReadonlyRootFilesystem bool              `json:"readonlyRootFilesystem"`
-	LinuxParameters        *LinuxParameters  `json:"linuxParameters,omitempty"`
-	DockerLabels           map[string]string `json:"dockerLabels,omitempty"`
-}
-
-// PortMapping with HostPort 0 lets Docker pick a free host port, so tasks can share an instance.
-type PortMapping struct {
-	ContainerPort int    `json:"containerPort"`
-	HostPort      int    `json:"hostPort"`
-	Protocol      string `json:"protocol"`
-}
-
-// NameValue is one plain environment variable.
-type NameValue struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-}
-
-// SecretRef is an environment variable that ECS reads from SSM or Secrets Manager at task start.
-type SecretRef struct {
-	Name      string `json:"name"`
-	ValueFrom string `json:"valueFrom"`
-}
-
-// LogConfiguration sends the container's output to CloudWatch Logs.
-type LogConfiguration struct {
-	LogDriver string            `json:"logDriver"`
-	Options   map[string]string `json:"options"`
-}
-
-// LinuxParameters adds an init process (signal forwarding, zombie reaping) and tmpfs mounts.
-type LinuxParameters struct {
-	InitProcessEnabled bool    `json:"initProcessEnabled"`
-	Tmpfs              []Tmpfs `json:"tmpfs,omitempty"`
-}
-
-// Tmpfs is an in-memory writable mount; its size counts against the container's memory.
-type Tmpfs struct {
-	ContainerPath string   `json:"containerPath"`
-	Size          int      `json:"size"`
-	MountOptions  []string `json:"mountOptions,omitempty"`
-}
-
-// TmpfsSizeMiB is the size of the writable /tmp when the root file system is read-only.
-const TmpfsSizeMiB = 64
-
-// containerDefinitions renders the app container as the JSON ECS expects, deterministically:
-// environment and secrets are sorted by name so an unchanged config never shows a diff.
-func containerDefinitions(cfg ServiceConfig, logGroupName, region string) (string, error) {
-	def := ContainerDefinition{
-		Name:         ContainerName,
-		Image:        cfg.Image,
-		Essential:    true,
-		CPU:          cfg.CPU,
-		Memory:       cfg.Memory,
-		PortMappings: []PortMapping{{ContainerPort: cfg.ContainerPort, HostPort: 0, Protocol: "tcp"}},
-		LogConfiguration: LogConfiguration{
-			LogDriver: "awslogs",
-			Options: map[string]string{
-				"awslogs-group":         logGroupName,
-				"awslogs-region":        region,
-				"awslogs-stream-prefix": ContainerName,
-			},
-		},
-		StopTimeout:            cfg.StopTimeout,
-		Privileged:             false,
-		ReadonlyRootFilesystem: cfg.ReadonlyRootFilesystem,
-		LinuxParameters:        &LinuxParameters{InitProcessEnabled: true},
-	}
-	if cfg.ReadonlyRootFilesystem {
-		def.LinuxParameters.Tmpfs = []Tmpfs{{ContainerPath: "/tmp", Size: TmpfsSizeMiB, MountOptions: []string{"rw", "noexec", "nosuid", "nodev"}}}
-	}
-	for _, k := range sortedKeys(cfg.Env) {
-		def.Environment = append(def.Environment, NameValue{Name: k, Value: cfg.Env[k]})
-	}
-	for _, k := range sortedKeys(cfg.Secrets) {
-		def.Secrets = append(def.Secrets, SecretRef{Name: k, ValueFrom: cfg.Secrets[k]})
-	}
-	b, err := json.Marshal([]ContainerDefinition{def})
-	return string(b), err
 }
 
 // secretReadStatements lets the execution role read exactly the configured secrets and nothing else.

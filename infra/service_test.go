@@ -130,8 +130,8 @@ func TestEnvironmentIsSortedAndSecretsAreReferences(t *testing.T) {
 	for _, e := range c.Environment {
 		names = append(names, e.Name+"="+e.Value)
 	}
-	if got := strings.Join(names, ","); got != "ALPHA=first,PORT=3000,ZETA=last" {
-		t.Errorf("environment %s, want sorted ALPHA, PORT, ZETA", got)
+	if got := strings.Join(names, ","); got != "ALPHA=first,CRON_ENABLED=false,PORT=3000,ZETA=last" {
+		t.Errorf("environment %s, want sorted ALPHA, CRON_ENABLED=false, PORT, ZETA", got)
 	}
 	if len(c.Secrets) != 2 || c.Secrets[0].Name != "DB_PASSWORD" || c.Secrets[0].ValueFrom != managedSecret ||
 		c.Secrets[1].Name != "JWT_SIGNING_KEY" || c.Secrets[1].ValueFrom != ssmSecret {

@@ -1,0 +1,132 @@
+package infra
+
+import "encoding/json"
+
+// ContainerDefinition is the subset of ECS's container definition this program sets.
+type ContainerDefinition struct {
+	Name                   string            `json:"name"`
+	Image                  string            `json:"image"`
+	Essential              bool              `json:"essential"`
+	Command                []string          `json:"command,omitempty"`
+	CPU                    int               `json:"cpu"`
+	Memory                 int               `json:"memory"`
+	PortMappings           []PortMapping     `json:"portMappings,omitempty"`
+	Environment            []NameValue       `json:"environment,omitempty"`
+	Secrets                []SecretRef       `json:"secrets,omitempty"`
+	LogConfiguration       LogConfiguration  `json:"logConfiguration"`
+	StopTimeout            int               `json:"stopTimeout"`
+	Privileged             bool              `json:"privileged"`
+	ReadonlyRootFilesystem bool              `json:"readonlyRootFilesystem"`
+	LinuxParameters        *LinuxParameters  `json:"linuxParameters,omitempty"`
+	DockerLabels           map[string]string `json:"dockerLabels,omitempty"`
+}
+
+// PortMapping with HostPort 0 lets Docker pick a free host port, so tasks can share an instance.
+type PortMapping struct {
+	ContainerPort int    `json:"containerPort"`
+	HostPort      int    `json:"hostPort"`
+	Protocol      string `json:"protocol"`
+}
+
+// NameValue is one plain environment variable.
+type NameValue struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// SecretRef is an environment variable that ECS reads from SSM or Secrets Manager at task start.
+type SecretRef struct {
+	Name      string `json:"name"`
+	ValueFrom string `json:"valueFrom"`
+}
+
+// LogConfiguration sends the container's output to CloudWatch Logs.
+type LogConfiguration struct {
+	LogDriver string            `json:"logDriver"`
+	Options   map[string]string `json:"options"`
+}
+
+// LinuxParameters adds an init process (signal forwarding, zombie reaping) and tmpfs mounts.
+type LinuxParameters struct {
+	InitProcessEnabled bool    `json:"initProcessEnabled"`
+	Tmpfs              []Tmpfs `json:"tmpfs,omitempty"`
+}
+
+// Tmpfs is an in-memory writable mount; its size counts against the container's memory.
+type Tmpfs struct {
+	ContainerPath string   `json:"containerPath"`
+	Size          int      `json:"size"`
+	MountOptions  []string `json:"mountOptions,omitempty"`
+}
+
+// TmpfsSizeMiB is the size of the writable /tmp when the root file system is read-only.
+const TmpfsSizeMiB = 64
+
+// containerSpec is one way of running the app's image: the API behind the load balancer, a
+// scheduled job, or the worker. All share image, secrets, hardening and logging.
+type containerSpec struct {
+	Service ServiceConfig
+	// Env and Secrets are the final variables, after each caller has added its own.
+	Env     map[string]string
+	Secrets map[string]string
+	// Command overrides the image's command; nil keeps it.
+	Command     []string
+	CPU, Memory int
+	// Port is the container port mapped to a dynamic host port; 0 maps none.
+	Port         int
+	StreamPrefix string
+	LogGroup     string
+	Region       string
+}
+
+// containerDefinitions renders one container as the JSON ECS expects, deterministically:
+// environment and secrets are sorted by name so an unchanged config never shows a diff.
+func containerDefinitions(spec containerSpec) (string, error) {
+	def := ContainerDefinition{
+		Name:      ContainerName,
+		Image:     spec.Service.Image,
+		Essential: true,
+		Command:   spec.Command,
+		CPU:       spec.CPU,
+		Memory:    spec.Memory,
+		LogConfiguration: LogConfiguration{
+			LogDriver: "awslogs",
+			Options: map[string]string{
+				"awslogs-group":         spec.LogGroup,
+				"awslogs-region":        spec.Region,
+				"awslogs-stream-prefix": spec.StreamPrefix,
+			},
+		},
+		StopTimeout:            spec.Service.StopTimeout,
+		Privileged:             false,
+		ReadonlyRootFilesystem: spec.Service.ReadonlyRootFilesystem,
+		LinuxParameters:        &LinuxParameters{InitProcessEnabled: true},
+	}
+	if spec.Port != 0 {
+		// Host port 0: Docker picks a free ephemeral port, so many tasks share one instance.
+		def.PortMappings = []PortMapping{{ContainerPort: spec.Port, HostPort: 0, Protocol: "tcp"}}
+	}
+	if spec.Service.ReadonlyRootFilesystem {
+		def.LinuxParameters.Tmpfs = []Tmpfs{{ContainerPath: "/tmp", Size: TmpfsSizeMiB, MountOptions: []string{"rw", "noexec", "nosuid", "nodev"}}}
+	}
+	for _, k := range sortedKeys(spec.Env) {
+		def.Environment = append(def.Environment, NameValue{Name: k, Value: spec.Env[k]})
+	}
+	for _, k := range sortedKeys(spec.Secrets) {
+		def.Secrets = append(def.Secrets, SecretRef{Name: k, ValueFrom: spec.Secrets[k]})
+	}
+	b, err := json.Marshal([]ContainerDefinition{def})
+	return string(b), err
+}
+
+// withVars returns a copy of base with extra added; extra wins.
+func withVars(base, extra map[string]string) map[string]string {
+	out := make(map[string]string, len(base)+len(extra))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
+}
