@@ -61,6 +61,37 @@ func program(ctx *pulumi.Context) error {
 		return err
 	}
 
+	// Shared state lives in managed services, not in any one task: every task reaches the same ones.
+	var connections []infra.Connections
+	if cfg.Database.Enabled {
+		db, err := infra.NewDatabase(ctx, "db", &infra.DatabaseArgs{
+			VpcID:                   network.VpcID,
+			PrivateSubnetIDs:        network.PrivateSubnetIDs,
+			InstanceSecurityGroupID: cluster.InstanceSecurityGroupID.ToStringOutput(),
+			Config:                  cfg.Database,
+		}, withAWS)
+		if err != nil {
+			return err
+		}
+		connections = append(connections, db.Connections())
+		ctx.Export("databaseEndpoint", pulumi.Sprintf("%s:%d", db.Address, db.Port))
+		ctx.Export("databaseSecretArn", db.SecretArn)
+	}
+	if cfg.Cache.Enabled {
+		cache, err := infra.NewCache(ctx, "cache", &infra.CacheArgs{
+			VpcID:                   network.VpcID,
+			PrivateSubnetIDs:        network.PrivateSubnetIDs,
+			InstanceSecurityGroupID: cluster.InstanceSecurityGroupID.ToStringOutput(),
+			Config:                  cfg.Cache,
+		}, withAWS)
+		if err != nil {
+			return err
+		}
+		connections = append(connections, cache.Connections())
+		ctx.Export("cacheEndpoint", pulumi.Sprintf("%s:%d", cache.Address, cache.Port))
+	}
+	shared := infra.MergeConnections(connections...)
+
 	appArgs := &infra.AppServiceArgs{
 		ClusterArn:            cluster.ClusterArn,
 		CapacityProviderName:  cluster.CapacityProviderName,
@@ -70,6 +101,7 @@ func program(ctx *pulumi.Context) error {
 		TargetGroupArnSuffix:  alb.TargetGroupArnSuffix,
 		Alarms:                cfg.Alarms,
 		Autoscaled:            cfg.Autoscaling.Enabled,
+		Connections:           shared,
 		Config:                cfg.Service,
 		Region:                cfg.Region,
 		Partition:             cfg.Partition(),
@@ -102,6 +134,7 @@ func program(ctx *pulumi.Context) error {
 			TaskRoleArn:          app.TaskRoleArn,
 			ExecutionRoleArn:     app.ExecutionRoleArn,
 			LogGroupName:         app.LogGroupName,
+			Connections:          shared,
 			Jobs:                 cfg.Jobs,
 			Service:              cfg.Service,
 			Region:               cfg.Region,
@@ -120,6 +153,7 @@ func program(ctx *pulumi.Context) error {
 			TaskRoleArn:          app.TaskRoleArn,
 			ExecutionRoleArn:     app.ExecutionRoleArn,
 			LogGroupName:         app.LogGroupName,
+			Connections:          shared,
 			Config:               cfg.Worker,
 			Service:              cfg.Service,
 			Region:               cfg.Region,

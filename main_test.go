@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -66,12 +67,15 @@ func TestStackFilesComeOutAsConfigured(t *testing.T) {
 	}{
 		{
 			stack: "dev", azs: 2, tasks: 2, minInst: 2, maxIn: 3, instanceType: "t3.small", nat: "Single",
-			env:                map[string]string{"NODE_ENV": "development", "LOG_LEVEL": "debug", "CRON_ENABLED": "false"},
+			env: map[string]string{"NODE_ENV": "development", "LOG_LEVEL": "debug", "CRON_ENABLED": "false",
+				"DB_HOST": "db.abcdefghijkl.us-east-1.rds.amazonaws.com", "DB_PORT": "5432", "DB_NAME": "app"},
 			deletionProtection: false, exec: true, logRetention: 7,
 		},
 		{
 			stack: "prod", azs: 3, tasks: 3, minInst: 3, maxIn: 9, instanceType: "m6i.large", nat: "OnePerAz",
-			env:                map[string]string{"NODE_ENV": "production", "LOG_LEVEL": "info", "CRON_ENABLED": "false"},
+			env: map[string]string{"NODE_ENV": "production", "LOG_LEVEL": "info", "CRON_ENABLED": "false",
+				"DB_HOST": "db.abcdefghijkl.us-east-1.rds.amazonaws.com", "DB_PORT": "5432", "DB_NAME": "app",
+				"REDIS_HOST": "master.cache.abcdef.us-east-1.cache.amazonaws.com", "REDIS_PORT": "6379", "REDIS_TLS": "true"},
 			deletionProtection: true, exec: false, logRetention: 90,
 		},
 	} {
@@ -138,15 +142,19 @@ func TestStackFilesComeOutAsConfigured(t *testing.T) {
 
 // TestStackOutputs checks every stack exports the outputs README promises, with real values.
 func TestStackOutputs(t *testing.T) {
-	for _, stack := range []string{"dev", "prod"} {
+	for stack, extra := range map[string][]string{
+		"dev":  {"databaseEndpoint", "databaseSecretArn"},
+		"prod": {"databaseEndpoint", "databaseSecretArn", "cacheEndpoint"},
+	} {
 		m := runStack(t, stack)
 		var got []string
 		for name := range m.Exports {
 			got = append(got, name)
 		}
 		sort.Strings(got)
-		want := []string{"albDnsName", "capacityProviderName", "clusterName", "jobDeadLetterQueueUrl", "jobTaskDefinitions",
-			"logGroupName", "region", "serviceName", "targetGroupArn", "taskDefinitionArn", "url", "vpcId"}
+		want := append([]string{"albDnsName", "capacityProviderName", "clusterName", "jobDeadLetterQueueUrl", "jobTaskDefinitions",
+			"logGroupName", "region", "serviceName", "targetGroupArn", "taskDefinitionArn", "url", "vpcId"}, extra...)
+		sort.Strings(want)
 		if strings.Join(got, ",") != strings.Join(want, ",") {
 			t.Errorf("%s exports %v, want %v", stack, got, want)
 		}
@@ -233,13 +241,54 @@ func TestServiceWaitsForListenerAndCapacity(t *testing.T) {
 	if svc.Str("loadBalancers.0.targetGroupArn") != tg.Out("arn") {
 		t.Error("service registers tasks in a different target group than the listener forwards to")
 	}
-	albSG := m.Named("aws:ec2/securityGroup:SecurityGroup", "web-sg")
-	for _, r := range m.OfType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") {
-		if r.Str("securityGroupId") != albSG.Out("id") && r.Str("referencedSecurityGroupId") != albSG.Out("id") {
-			t.Errorf("ingress rule %s admits something other than the load balancer into %q", r.Name, r.Str("securityGroupId"))
+}
+
+// TestSecurityGroupsAdmitOnlyNamedGroups checks the whole chain in every stack: internet -> ALB (80/443)
+// -> instances (task ports) -> database (5432) and cache (6379), each hop from the named group only.
+func TestSecurityGroupsAdmitOnlyNamedGroups(t *testing.T) {
+	for _, stack := range []string{"dev", "prod"} {
+		m := runStack(t, stack)
+		sgID := func(name string) string {
+			if sg := m.Named("aws:ec2/securityGroup:SecurityGroup", name); sg != nil {
+				return sg.Out("id")
+			}
+			return ""
 		}
-		if r.Str("securityGroupId") != albSG.Out("id") && (r.Has("cidrIpv4") || r.Has("cidrIpv6")) {
-			t.Errorf("ingress rule %s opens a non-load-balancer group to a CIDR", r.Name)
+		alb, instances, db, cache := sgID("web-sg"), sgID("cluster-instances-sg"), sgID("db-sg"), sgID("cache-sg")
+		type hop struct{ from, port string }
+		allowed := map[string][]hop{
+			alb:       {{"0.0.0.0/0", "80"}, {"::/0", "80"}, {"0.0.0.0/0", "443"}, {"::/0", "443"}},
+			instances: {{alb, "32768-65535"}},
+			db:        {{instances, "5432"}},
+			cache:     {{instances, "6379"}},
+		}
+		seen := map[string]int{}
+		for _, r := range m.OfType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") {
+			group := r.Str("securityGroupId")
+			from := r.Str("cidrIpv4") + r.Str("cidrIpv6") + r.Str("referencedSecurityGroupId") + r.Str("prefixListId")
+			port := itoa(int(r.Num("fromPort")))
+			if r.Num("toPort") != r.Num("fromPort") {
+				port += "-" + itoa(int(r.Num("toPort")))
+			}
+			ok := false
+			for _, h := range allowed[group] {
+				ok = ok || (h.from == from && h.port == port && r.Str("ipProtocol") == "tcp")
+			}
+			if !ok || group == "" {
+				t.Errorf("%s: rule %s admits %s on %s into %q, which the design does not allow", stack, r.Name, from, port, group)
+			}
+			seen[group]++
+		}
+		if seen[instances] != 1 || seen[alb] == 0 {
+			t.Errorf("%s: ingress rules per group %v", stack, seen)
+		}
+		if (db != "") != (seen[db] == 1) || (cache != "") != (seen[cache] == 1) {
+			t.Errorf("%s: database/cache groups without exactly one ingress rule: %v", stack, seen)
+		}
+		for _, sg := range m.OfType("aws:ec2/securityGroup:SecurityGroup") {
+			if sg.Len("ingress") != 0 || sg.Len("egress") != 0 {
+				t.Errorf("%s: %s has inline rules", stack, sg.Name)
+			}
 		}
 	}
 }
@@ -415,6 +464,41 @@ func TestEachStackRunsItsJobOnce(t *testing.T) {
 		}
 		if arns, _ := m.Exports["jobTaskDefinitions"].(map[string]string); !strings.Contains(arns["nightly-cleanup"], ":task-definition/") {
 			t.Errorf("%s: jobTaskDefinitions output lacks the job", stack)
+		}
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestStackDataProtections checks shared state per stack: prod keeps its data through mistakes, dev is disposable.
+func TestStackDataProtections(t *testing.T) {
+	dev := runStack(t, "dev")
+	db := one(t, dev, "aws:rds/instance:Instance")
+	if db.Protect || db.Bool("deletionProtection") || db.Bool("multiAz") || !db.Bool("skipFinalSnapshot") {
+		t.Errorf("dev database should be small and deletable: protect %v deletion %v multiAz %v", db.Protect, db.Bool("deletionProtection"), db.Bool("multiAz"))
+	}
+	if len(dev.OfType("aws:elasticache/replicationGroup:ReplicationGroup")) != 0 {
+		t.Error("dev runs a cache it does not configure")
+	}
+
+	prod := runStack(t, "prod")
+	db = one(t, prod, "aws:rds/instance:Instance")
+	if !db.Protect || !db.Bool("deletionProtection") || !db.Bool("multiAz") || db.Bool("skipFinalSnapshot") ||
+		db.Num("backupRetentionPeriod") < 7 || !db.Bool("performanceInsightsEnabled") || db.Bool("publiclyAccessible") || !db.Bool("storageEncrypted") {
+		t.Errorf("prod database protections missing: %v (protect %v)", db.Inputs, db.Protect)
+	}
+	cache := one(t, prod, "aws:elasticache/replicationGroup:ReplicationGroup")
+	if !cache.Protect || !cache.Bool("automaticFailoverEnabled") || !cache.Bool("multiAzEnabled") || cache.Num("numCacheClusters") < 2 ||
+		!cache.Bool("transitEncryptionEnabled") || !cache.Bool("atRestEncryptionEnabled") {
+		t.Errorf("prod cache protections missing: %v (protect %v)", cache.Inputs, cache.Protect)
+	}
+	// Jobs run the app's code: they reach the same database and cache.
+	for _, td := range prod.OfType("aws:ecs/taskDefinition:TaskDefinition") {
+		raw := td.Str("containerDefinitions")
+		for _, name := range []string{`"DB_HOST"`, `"DB_PASSWORD"`, `"REDIS_HOST"`, `"REDIS_PASSWORD"`} {
+			if !strings.Contains(raw, name) {
+				t.Errorf("prod %s lacks %s", td.Name, name)
+			}
 		}
 	}
 }

@@ -31,6 +31,8 @@ type Config struct {
 	Alarms       AlarmsConfig
 	Jobs         []JobConfig
 	Worker       WorkerConfig
+	Database     DatabaseConfig
+	Cache        CacheConfig
 }
 
 // NetworkConfig shapes the VPC.
@@ -130,7 +132,7 @@ var Keys = []string{
 	"stopTimeout", "logRetentionDays", "enableExecuteCommand", "readonlyRootFilesystem",
 	"instanceType", "minInstances", "maxInstances", "desiredInstances", "rootVolumeSize",
 	"vpcCidr", "azCount", "natGateways", "certificateArn", "idleTimeout", "deletionProtection", "tags",
-	"autoscaling", "capacity", "alarms", "cronFlag", "jobs", "worker",
+	"autoscaling", "capacity", "alarms", "cronFlag", "jobs", "worker", "database", "cache",
 }
 
 // LoadConfig reads the stack's configuration and validates it, returning every problem at once.
@@ -191,6 +193,10 @@ func LoadConfig(ctx *pulumi.Context) (*Config, error) {
 	l.object("alarms", &c.Alarms)
 	l.object("jobs", &c.Jobs)
 	l.object("worker", &c.Worker)
+	c.Database = defaultDatabase()
+	l.object("database", &c.Database)
+	c.Cache = defaultCache()
+	l.object("cache", &c.Cache)
 	if c.Cluster.DesiredInstances == 0 {
 		c.Cluster.DesiredInstances = c.Cluster.MinInstances
 	}
@@ -304,8 +310,9 @@ var (
 	secretLookingName = regexp.MustCompile(`(?i)(PASSWORD|PASSWD|SECRET|TOKEN|KEY|CREDENTIAL)`)
 	certificateArn    = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$`)
 	ssmParameterArn   = regexp.MustCompile(`^arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9_.\-/]+$`)
-	// Secrets Manager ARNs may carry ECS's ":json-key:version-stage:version-id" suffix.
-	secretsManagerArn = regexp.MustCompile(`^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@\-]+)(:[^:]*:[^:]*:[^:]*)?$`)
+	// Secrets Manager ARNs may carry ECS's ":json-key:version-stage:version-id" suffix; "!" appears in
+	// the names of secrets that services such as RDS manage.
+	secretsManagerArn = regexp.MustCompile(`^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@!\-]+)(:[^:]*:[^:]*:[^:]*)?$`)
 	healthMatcher     = regexp.MustCompile(`^[0-9]{3}(-[0-9]{3})?(,[0-9]{3}(-[0-9]{3})?)*$`)
 	healthPath        = regexp.MustCompile(`^/[A-Za-z0-9\-._~!$&'()*+,;=:@/%?]*$`)
 )
@@ -409,6 +416,8 @@ func (c *Config) Validate() error {
 	validateAutoscaling(c, fail)
 	validateCapacity(c, fail)
 	validateAlarms(c.Alarms, fail)
+	validateDatabase(c, fail)
+	validateCache(c, fail)
 	if err == nil {
 		validateFit(c, fail)
 		validateJobs(c, fail)

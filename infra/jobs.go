@@ -34,9 +34,11 @@ type ScheduledJobsArgs struct {
 	TaskRoleArn      pulumi.StringInput
 	ExecutionRoleArn pulumi.StringInput
 	LogGroupName     pulumi.StringInput
-	Jobs             []JobConfig
-	Service          ServiceConfig
-	Region           string
+	// Connections to the database and cache, as the API gets them.
+	Connections Connections
+	Jobs        []JobConfig
+	Service     ServiceConfig
+	Region      string
 }
 
 // NewScheduledJobs creates a dead-letter queue shared by the jobs and, per job, a task definition,
@@ -84,11 +86,12 @@ func (j *ScheduledJobs) job(ctx *pulumi.Context, name string, job JobConfig, arg
 	parent pulumi.ResourceOption) (*ecs.TaskDefinition, error) {
 	prefix := name + "-" + job.Name
 	svc := args.Service
-	containers := args.LogGroupName.ToStringOutput().ApplyT(func(logGroup string) (string, error) {
+	containers := pulumi.All(args.LogGroupName, args.Connections.resolved()).ApplyT(func(v []any) (string, error) {
+		logGroup, conn := v[0].(string), v[1].(resolvedConnections)
 		return containerDefinitions(containerSpec{
 			Service:      svc,
-			Env:          withVars(withVars(svc.Env, job.Env), map[string]string{svc.CronFlag: "true"}),
-			Secrets:      svc.Secrets,
+			Env:          withVars(withVars(withVars(svc.Env, conn.Env), job.Env), map[string]string{svc.CronFlag: "true"}),
+			Secrets:      withVars(svc.Secrets, conn.Secrets),
 			Command:      jobCommand(job),
 			CPU:          orDefault(job.CPU, svc.CPU),
 			Memory:       orDefault(job.Memory, svc.Memory),

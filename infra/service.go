@@ -43,9 +43,11 @@ type AppServiceArgs struct {
 	// Autoscaled hands the running task count to Application Auto Scaling: `pulumi up` must not
 	// reset it to DesiredCount.
 	Autoscaled bool
-	Config     ServiceConfig
-	Region     string
-	Partition  string
+	// Connections come from the database and the cache; the execution role may read their secrets.
+	Connections Connections
+	Config      ServiceConfig
+	Region      string
+	Partition   string
 }
 
 // NewAppService builds the log group, the two roles, the task definition and the ECS service.
@@ -85,10 +87,14 @@ func NewAppService(ctx *pulumi.Context, name string, args *AppServiceArgs, opts 
 	}, parent); err != nil {
 		return nil, fmt.Errorf("app service %s: execution policy: %w", name, err)
 	}
-	if statements := secretReadStatements(cfg.Secrets); len(statements) > 0 {
+	if len(cfg.Secrets)+len(args.Connections.Secrets) > 0 {
+		policy := args.Connections.resolved().ApplyT(func(v any) string {
+			secrets := withVars(cfg.Secrets, v.(resolvedConnections).Secrets)
+			return PolicyDocument{Statement: secretReadStatements(secrets)}.JSON()
+		}).(pulumi.StringOutput)
 		if _, err := iam.NewRolePolicy(ctx, name+"-execution-secrets", &iam.RolePolicyArgs{
 			Role:   executionRole.Name,
-			Policy: pulumi.String(PolicyDocument{Statement: statements}.JSON()),
+			Policy: policy,
 		}, parent); err != nil {
 			return nil, fmt.Errorf("app service %s: secrets policy: %w", name, err)
 		}
@@ -119,12 +125,13 @@ func NewAppService(ctx *pulumi.Context, name string, args *AppServiceArgs, opts 
 		}
 	}
 
-	containers := logGroup.Name.ApplyT(func(logGroupName string) (string, error) {
+	containers := pulumi.All(logGroup.Name, args.Connections.resolved()).ApplyT(func(v []any) (string, error) {
+		logGroupName, conn := v[0].(string), v[1].(resolvedConnections)
 		return containerDefinitions(containerSpec{
 			Service: cfg,
 			// In-process cron stays off in the replicas: scheduled jobs run once, as their own tasks.
-			Env:          withVars(cfg.Env, map[string]string{cfg.CronFlag: "false"}),
-			Secrets:      cfg.Secrets,
+			Env:          withVars(withVars(cfg.Env, conn.Env), map[string]string{cfg.CronFlag: "false"}),
+			Secrets:      withVars(cfg.Secrets, conn.Secrets),
 			CPU:          cfg.CPU,
 			Memory:       cfg.Memory,
 			Port:         cfg.ContainerPort,
@@ -240,7 +247,8 @@ func secretReadStatements(secrets map[string]string) []PolicyStatement {
 	seen := map[string]bool{}
 	for _, k := range sortedKeys(secrets) {
 		ref := secrets[k]
-		if m := secretsManagerArn.FindStringSubmatch(ref); m != nil {
+		switch m := secretsManagerArn.FindStringSubmatch(ref); {
+		case m != nil:
 			arn := m[1]
 			// A partial ARN (without Secrets Manager's 6-character suffix) matches only with "-??????".
 			if !secretSuffix.MatchString(arn) {
@@ -250,12 +258,12 @@ func secretReadStatements(secrets map[string]string) []PolicyStatement {
 				secretArns = append(secretArns, arn)
 			}
 			seen[arn] = true
-			continue
+		case ssmParameterArn.MatchString(ref):
+			if !seen[ref] {
+				ssmArns = append(ssmArns, ref)
+			}
+			seen[ref] = true
 		}
-		if !seen[ref] {
-			ssmArns = append(ssmArns, ref)
-		}
-		seen[ref] = true
 	}
 	var statements []PolicyStatement
 	if len(ssmArns) > 0 {

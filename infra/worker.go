@@ -23,9 +23,11 @@ type WorkerArgs struct {
 	TaskRoleArn          pulumi.StringInput
 	ExecutionRoleArn     pulumi.StringInput
 	LogGroupName         pulumi.StringInput
-	Config               WorkerConfig
-	Service              ServiceConfig
-	Region               string
+	// Connections to the database and cache, as the API gets them.
+	Connections Connections
+	Config      WorkerConfig
+	Service     ServiceConfig
+	Region      string
 }
 
 // NewWorker creates the worker's task definition and service.
@@ -41,11 +43,12 @@ func NewWorker(ctx *pulumi.Context, name string, args *WorkerArgs, opts ...pulum
 	cfg, svc := args.Config, args.Service
 	cpu, memory := orDefault(cfg.CPU, svc.CPU), orDefault(cfg.Memory, svc.Memory)
 
-	containers := args.LogGroupName.ToStringOutput().ApplyT(func(logGroup string) (string, error) {
+	containers := pulumi.All(args.LogGroupName, args.Connections.resolved()).ApplyT(func(v []any) (string, error) {
+		logGroup, conn := v[0].(string), v[1].(resolvedConnections)
 		return containerDefinitions(containerSpec{
 			Service:      svc,
-			Env:          withVars(withVars(svc.Env, cfg.Env), map[string]string{svc.CronFlag: "false"}),
-			Secrets:      svc.Secrets,
+			Env:          withVars(withVars(withVars(svc.Env, conn.Env), cfg.Env), map[string]string{svc.CronFlag: "false"}),
+			Secrets:      withVars(svc.Secrets, conn.Secrets),
 			Command:      cfg.Command,
 			CPU:          cpu,
 			Memory:       memory,

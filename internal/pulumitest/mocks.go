@@ -152,6 +152,19 @@ func computed(typ, name string, out resource.PropertyMap) {
 		}
 		setDefault("arn", fmt.Sprintf("arn:aws:ecs:%s:%s:task-definition/%s:1", Region, Account, family))
 		out["revision"] = resource.NewNumberProperty(1)
+	case "aws:rds/instance:Instance":
+		setDefault("address", name+".abcdefghijkl."+Region+".rds.amazonaws.com")
+		out["port"] = resource.NewNumberProperty(5432)
+		if v, ok := out["manageMasterUserPassword"]; ok && v.IsBool() && v.BoolValue() {
+			secret := fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:rds!db-%s-AbCdEf", Region, Account, name)
+			out["masterUserSecrets"] = resource.NewArrayProperty([]resource.PropertyValue{
+				resource.NewObjectProperty(resource.PropertyMap{"secretArn": str(secret)}),
+			})
+		}
+	case "aws:elasticache/replicationGroup:ReplicationGroup":
+		setDefault("primaryEndpointAddress", "master."+name+".abcdef."+Region+".cache.amazonaws.com")
+	case "aws:secretsmanager/secret:Secret":
+		setDefault("arn", fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s-AbCdEf", Region, Account, name))
 	case "aws:cloudwatch/logGroup:LogGroup":
 		if v, ok := out["namePrefix"]; ok && v.IsString() {
 			setDefault("name", v.StringValue()+"20261125000000000000000001")

@@ -1,0 +1,154 @@
+package infra
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/vpc"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// PostgresPort is the port the database listens on and the only one its security group opens.
+const PostgresPort = 5432
+
+// Database is a managed PostgreSQL in the private subnets that only the instances can reach. Its
+// master password is generated and kept by RDS in Secrets Manager, never in config or state.
+type Database struct {
+	pulumi.ResourceState
+
+	Address         pulumi.StringOutput `pulumi:"address"`
+	Port            pulumi.IntOutput    `pulumi:"port"`
+	SecretArn       pulumi.StringOutput `pulumi:"secretArn"`
+	SecurityGroupID pulumi.IDOutput     `pulumi:"securityGroupId"`
+
+	name string
+}
+
+// DatabaseArgs: ids from Network and EcsCluster, plain values from config.
+type DatabaseArgs struct {
+	VpcID                   pulumi.StringInput
+	PrivateSubnetIDs        pulumi.StringArrayInput
+	InstanceSecurityGroupID pulumi.StringInput
+	Config                  DatabaseConfig
+}
+
+// NewDatabase creates the security group, subnet group, parameter group and the instance.
+func NewDatabase(ctx *pulumi.Context, name string, args *DatabaseArgs, opts ...pulumi.ResourceOption) (*Database, error) {
+	if args == nil || !args.Config.Enabled {
+		return nil, fmt.Errorf("database %s: the database is not enabled in the config", name)
+	}
+	d := &Database{name: args.Config.Name}
+	if err := ctx.RegisterComponentResource(componentType(ctx, "Database"), name, d, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(d)
+	cfg := args.Config
+
+	sg, err := ec2.NewSecurityGroup(ctx, name+"-sg", &ec2.SecurityGroupArgs{
+		VpcId:       args.VpcID,
+		Description: pulumi.String("PostgreSQL: 5432 from the ECS instances only"),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("database %s: security group: %w", name, err)
+	}
+	if _, err := vpc.NewSecurityGroupIngressRule(ctx, name+"-from-instances", &vpc.SecurityGroupIngressRuleArgs{
+		SecurityGroupId:           sg.ID(),
+		Description:               pulumi.String("PostgreSQL from the ECS instances"),
+		ReferencedSecurityGroupId: args.InstanceSecurityGroupID,
+		IpProtocol:                pulumi.String("tcp"),
+		FromPort:                  pulumi.Int(PostgresPort),
+		ToPort:                    pulumi.Int(PostgresPort),
+	}, parent); err != nil {
+		return nil, fmt.Errorf("database %s: ingress: %w", name, err)
+	}
+
+	subnets, err := rds.NewSubnetGroup(ctx, name+"-subnets", &rds.SubnetGroupArgs{
+		Description: pulumi.String("Private subnets of the app's VPC"),
+		SubnetIds:   args.PrivateSubnetIDs,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("database %s: subnet group: %w", name, err)
+	}
+
+	major := PostgresMajor(cfg.EngineVersion)
+	params, err := rds.NewParameterGroup(ctx, name+"-params", &rds.ParameterGroupArgs{
+		Family:      pulumi.Sprintf("postgres%d", major),
+		Description: pulumi.String("TLS required; slow statements logged"),
+		Parameters: rds.ParameterGroupParameterArray{
+			// Refuse unencrypted connections, whatever the client asks for.
+			&rds.ParameterGroupParameterArgs{Name: pulumi.String("rds.force_ssl"), Value: pulumi.String("1")},
+			&rds.ParameterGroupParameterArgs{Name: pulumi.String("log_min_duration_statement"), Value: pulumi.String("1000")},
+		},
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("database %s: parameter group: %w", name, err)
+	}
+
+	instanceArgs := &rds.InstanceArgs{
+		Engine:                   pulumi.String("postgres"),
+		EngineVersion:            pulumi.String(cfg.EngineVersion),
+		InstanceClass:            pulumi.String(cfg.InstanceClass),
+		AllocatedStorage:         pulumi.Int(cfg.AllocatedStorage),
+		StorageType:              pulumi.String("gp3"),
+		StorageEncrypted:         pulumi.Bool(true),
+		DbName:                   pulumi.String(cfg.Name),
+		Username:                 pulumi.String(cfg.Username),
+		ManageMasterUserPassword: pulumi.Bool(true),
+		DbSubnetGroupName:        subnets.Name,
+		ParameterGroupName:       params.Name,
+		VpcSecurityGroupIds:      pulumi.StringArray{sg.ID()},
+		PubliclyAccessible:       pulumi.Bool(false),
+		MultiAz:                  pulumi.Bool(cfg.MultiAZ),
+		BackupRetentionPeriod:    pulumi.Int(cfg.BackupRetentionDays),
+		CopyTagsToSnapshot:       pulumi.Bool(true),
+		DeletionProtection:       pulumi.Bool(cfg.DeletionProtection),
+		SkipFinalSnapshot:        pulumi.Bool(!cfg.FinalSnapshot),
+		// A bare major version ("16") lets RDS choose and upgrade the minor version; a major
+		// upgrade is a deliberate config change, never automatic.
+		AutoMinorVersionUpgrade:      pulumi.Bool(true),
+		AllowMajorVersionUpgrade:     pulumi.Bool(false),
+		EnabledCloudwatchLogsExports: pulumi.ToStringArray([]string{"postgresql", "upgrade"}),
+		PerformanceInsightsEnabled:   pulumi.Bool(cfg.PerformanceInsights),
+	}
+	if cfg.MaxAllocatedStorage > 0 {
+		instanceArgs.MaxAllocatedStorage = pulumi.Int(cfg.MaxAllocatedStorage)
+	}
+	if cfg.FinalSnapshot {
+		instanceArgs.FinalSnapshotIdentifier = pulumi.Sprintf("%s-%s-%s-final", ctx.Project(), ctx.Stack(), name)
+	}
+	if cfg.PerformanceInsights {
+		instanceArgs.PerformanceInsightsRetentionPeriod = pulumi.Int(7)
+	}
+	instance, err := rds.NewInstance(ctx, name, instanceArgs, parent, pulumi.Protect(cfg.Protect))
+	if err != nil {
+		return nil, fmt.Errorf("database %s: instance: %w", name, err)
+	}
+
+	d.Address = instance.Address
+	d.Port = instance.Port
+	d.SecretArn = instance.MasterUserSecrets.Index(pulumi.Int(0)).SecretArn().Elem()
+	d.SecurityGroupID = sg.ID()
+	return d, ctx.RegisterResourceOutputs(d, pulumi.Map{
+		"address":         d.Address,
+		"port":            d.Port,
+		"secretArn":       d.SecretArn,
+		"securityGroupId": d.SecurityGroupID,
+	})
+}
+
+// Connections are what the app receives: where the database is as plain variables, and the user
+// name and password as references into the RDS-managed secret.
+func (d *Database) Connections() Connections {
+	return Connections{
+		Env: pulumi.StringMap{
+			"DB_HOST": d.Address,
+			"DB_PORT": pulumi.Sprintf("%d", d.Port),
+			"DB_NAME": pulumi.String(d.name),
+		},
+		Secrets: pulumi.StringMap{
+			"DB_USER":     pulumi.Sprintf("%s:username::", d.SecretArn),
+			"DB_PASSWORD": pulumi.Sprintf("%s:password::", d.SecretArn),
+		},
+	}
+}
