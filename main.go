@@ -33,17 +33,21 @@ func program(ctx *pulumi.Context) error {
 	withAWS := pulumi.Providers(provider)
 
 	network, err := infra.NewNetwork(ctx, "network", &infra.NetworkArgs{
-		Config: cfg.Network,
+		Config:               cfg.Network,
+		FlowLogRetentionDays: cfg.Service.LogRetentionDays,
 	}, withAWS)
 	if err != nil {
 		return err
 	}
 
 	alb, err := infra.NewLoadBalancer(ctx, "web", &infra.LoadBalancerArgs{
-		VpcID:           network.VpcID,
-		PublicSubnetIDs: network.PublicSubnetIDs,
-		ContainerPort:   cfg.Service.ContainerPort,
-		Config:          cfg.LoadBalancer,
+		VpcID:                  network.VpcID,
+		PublicSubnetIDs:        network.PublicSubnetIDs,
+		ContainerPort:          cfg.Service.ContainerPort,
+		Config:                 cfg.LoadBalancer,
+		AccessLogRetentionDays: cfg.Service.LogRetentionDays,
+		Region:                 cfg.Region,
+		Partition:              cfg.Partition(),
 	}, withAWS)
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/acme/ecs-api/infra"
 	"github.com/acme/ecs-api/internal/pulumitest"
+	"github.com/acme/ecs-api/policy"
 )
 
 // runStack runs the whole program with a stack file from this directory, as `pulumi up` would.
@@ -115,7 +116,7 @@ func TestStackFilesComeOutAsConfigured(t *testing.T) {
 			if got := one(t, m, "aws:lb/loadBalancer:LoadBalancer").Bool("enableDeletionProtection"); got != tc.deletionProtection {
 				t.Errorf("ALB deletion protection %v, want %v", got, tc.deletionProtection)
 			}
-			if got := int(one(t, m, "aws:cloudwatch/logGroup:LogGroup").Num("retentionInDays")); got != tc.logRetention {
+			if got := int(m.Named("aws:cloudwatch/logGroup:LogGroup", "api-logs").Num("retentionInDays")); got != tc.logRetention {
 				t.Errorf("log retention %d, want %d", got, tc.logRetention)
 			}
 
@@ -177,7 +178,7 @@ func TestEveryResourceUsesTheTaggedProvider(t *testing.T) {
 			t.Errorf("%s: provider region %q", stack, provider.Str("region"))
 		}
 		tags := map[string]string{}
-		for k, v := range pulumitest.Get(provider.Inputs, "defaultTags.tags").ObjectValue() {
+		for k, v := range policy.Get(provider.Inputs, "defaultTags.tags").ObjectValue() {
 			tags[string(k)] = v.StringValue()
 		}
 		for k, v := range map[string]string{"project": "ecs-api", "stack": stack, "managed-by": "pulumi", "environment": stack, "cost-center": "platform"} {
@@ -499,6 +500,66 @@ func TestStackDataProtections(t *testing.T) {
 			if !strings.Contains(raw, name) {
 				t.Errorf("prod %s lacks %s", td.Name, name)
 			}
+		}
+	}
+}
+
+// policyStack is a stack's graph as the policy suite sees it.
+func policyStack(stack string, m *pulumitest.Mocks) *policy.Stack {
+	s := &policy.Stack{Name: stack, Production: infra.IsProductionStack(stack)}
+	for _, r := range m.Resources() {
+		res := r.Resource
+		s.Resources = append(s.Resources, &res)
+	}
+	return s
+}
+
+// TestPolicySuite evaluates every control over the full graph of every stack file in the repository
+// and fails with each violation no waiver in that stack file covers.
+func TestPolicySuite(t *testing.T) {
+	files, err := filepath.Glob("Pulumi.*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range files {
+		stack := strings.TrimSuffix(strings.TrimPrefix(file, "Pulumi."), ".yaml")
+		t.Run(stack, func(t *testing.T) {
+			_, cfg, err := pulumitest.StackConfig(".", stack)
+			if err != nil {
+				t.Fatal(err)
+			}
+			waivers := map[string]string{}
+			if raw := cfg["ecs-api:policyWaivers"]; raw != "" {
+				if err := json.Unmarshal([]byte(raw), &waivers); err != nil {
+					t.Fatalf("policyWaivers: %v", err)
+				}
+			}
+			res, err := policy.Evaluate(policyStack(stack, runStack(t, stack)), waivers)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for id, found := range res.Waived {
+				t.Logf("waived %s (%d finding(s)): %s", id, len(found), waivers[id])
+			}
+			for _, id := range res.Unused {
+				t.Errorf("waiver %s matches no finding: remove it from %s", id, file)
+			}
+			for _, v := range res.Violations {
+				t.Errorf("%s", v)
+			}
+		})
+	}
+}
+
+// TestReadmeListsEveryControl keeps the README's control table complete.
+func TestReadmeListsEveryControl(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range policy.Controls() {
+		if !strings.Contains(string(readme), "| `"+c.ID+"` | "+c.Title+" |") {
+			t.Errorf("README's control table lacks %s (%s)", c.ID, c.Title)
 		}
 	}
 }

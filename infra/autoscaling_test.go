@@ -10,6 +10,7 @@ import (
 
 	"github.com/acme/ecs-api/infra"
 	"github.com/acme/ecs-api/internal/pulumitest"
+	"github.com/acme/ecs-api/policy"
 )
 
 const (
@@ -167,7 +168,7 @@ func TestAlarmsAreWiredIntoDeploymentRollback(t *testing.T) {
 	}
 	for _, q := range []string{"metricQueries.0.metric.dimensions", "metricQueries.1.metric.dimensions"} {
 		if rate.Str(q+".LoadBalancer") != "app/web/1" || rate.Str(q+".TargetGroup") != "targetgroup/tg/1" {
-			t.Errorf("5xx alarm %s dimensions %v", q, pulumitest.Get(rate.Inputs, q))
+			t.Errorf("5xx alarm %s dimensions %v", q, policy.Get(rate.Inputs, q))
 		}
 	}
 	latency := byName["api-p99-latency"]
@@ -232,7 +233,7 @@ func TestSpotCapacityOnlyWhenConfigured(t *testing.T) {
 	mip := "mixedInstancesPolicy."
 	if spotASG.Str(mip+"instancesDistribution.spotAllocationStrategy") != "price-capacity-optimized" ||
 		spotASG.Num(mip+"instancesDistribution.onDemandPercentageAboveBaseCapacity") != 0 {
-		t.Errorf("spot distribution %v", pulumitest.Get(spotASG.Inputs, mip+"instancesDistribution"))
+		t.Errorf("spot distribution %v", policy.Get(spotASG.Inputs, mip+"instancesDistribution"))
 	}
 	var types []string
 	for i := 0; i < spotASG.Len(mip+"launchTemplate.overrides"); i++ {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+
+	"github.com/acme/ecs-api/policy"
 )
 
 // Config is the whole stack configuration, loaded once and validated before any resource exists.
@@ -33,6 +35,8 @@ type Config struct {
 	Worker       WorkerConfig
 	Database     DatabaseConfig
 	Cache        CacheConfig
+	// PolicyWaivers maps a policy control id to the reason this stack does not meet it.
+	PolicyWaivers map[string]string
 }
 
 // NetworkConfig shapes the VPC.
@@ -47,6 +51,7 @@ type LoadBalancerConfig struct {
 	CertificateArn      string // empty: HTTP only
 	IdleTimeout         int
 	DeletionProtection  bool
+	AccessLogs          bool
 	DeregistrationDelay int
 	HealthCheck         HealthCheckConfig
 }
@@ -87,6 +92,8 @@ type ServiceConfig struct {
 	LogRetentionDays       int
 	EnableExecuteCommand   bool
 	ReadonlyRootFilesystem bool
+	// User runs the container as this user (name, uid or uid:gid); empty keeps the image's.
+	User string
 	// CronFlag is the variable that switches the app's in-process scheduler: false in the API's
 	// replicas, true in scheduled job tasks.
 	CronFlag string
@@ -119,9 +126,12 @@ func (c *Config) Partition() string {
 	return "aws"
 }
 
-// IsProduction is true for stacks named prod or production, where stricter rules apply.
-func (c *Config) IsProduction() bool {
-	return c.Stack == "prod" || c.Stack == "production" || strings.HasPrefix(c.Stack, "prod-")
+// IsProduction is true for production stacks, where stricter rules apply.
+func (c *Config) IsProduction() bool { return IsProductionStack(c.Stack) }
+
+// IsProductionStack is true for stacks named prod, production or prod-<something>.
+func IsProductionStack(stack string) bool {
+	return stack == "prod" || stack == "production" || strings.HasPrefix(stack, "prod-")
 }
 
 // Keys lists every key LoadConfig reads from the project namespace; Pulumi.yaml must declare each.
@@ -131,17 +141,24 @@ var Keys = []string{
 	"healthyThreshold", "unhealthyThreshold", "healthCheckGracePeriod", "deregistrationDelay",
 	"stopTimeout", "logRetentionDays", "enableExecuteCommand", "readonlyRootFilesystem",
 	"instanceType", "minInstances", "maxInstances", "desiredInstances", "rootVolumeSize",
-	"vpcCidr", "azCount", "natGateways", "certificateArn", "idleTimeout", "deletionProtection", "tags",
+	"vpcCidr", "azCount", "natGateways", "certificateArn", "idleTimeout", "deletionProtection", "accessLogs", "tags",
 	"autoscaling", "capacity", "alarms", "cronFlag", "jobs", "worker", "database", "cache",
+	"containerUser", "policyWaivers",
 }
 
 // LoadConfig reads the stack's configuration and validates it, returning every problem at once.
 func LoadConfig(ctx *pulumi.Context) (*Config, error) {
-	l := &loader{cfg: config.New(ctx, ""), stack: ctx.Stack()}
+	return ParseConfig(ctx.Project(), ctx.Stack(), config.New(ctx, "aws").Get("region"), config.New(ctx, "").Get)
+}
+
+// ParseConfig builds and validates the configuration from a lookup of the project's keys; it is
+// LoadConfig without Pulumi's runtime, so it can be fuzzed.
+func ParseConfig(project, stack, region string, get func(key string) string) (*Config, error) {
+	l := &loader{get: get, stack: stack}
 	c := &Config{
-		Project: ctx.Project(),
-		Stack:   ctx.Stack(),
-		Region:  config.New(ctx, "aws").Get("region"),
+		Project: project,
+		Stack:   stack,
+		Region:  region,
 		Tags:    l.stringMap("tags"),
 		Network: NetworkConfig{
 			CIDR:        l.str("vpcCidr"),
@@ -152,6 +169,7 @@ func LoadConfig(ctx *pulumi.Context) (*Config, error) {
 			CertificateArn:      l.optionalStr("certificateArn"),
 			IdleTimeout:         l.integer("idleTimeout"),
 			DeletionProtection:  l.boolean("deletionProtection"),
+			AccessLogs:          l.boolean("accessLogs"),
 			DeregistrationDelay: l.integer("deregistrationDelay"),
 			HealthCheck: HealthCheckConfig{
 				Path:               l.str("healthCheckPath"),
@@ -183,6 +201,7 @@ func LoadConfig(ctx *pulumi.Context) (*Config, error) {
 			EnableExecuteCommand:   l.boolean("enableExecuteCommand"),
 			ReadonlyRootFilesystem: l.boolean("readonlyRootFilesystem"),
 			CronFlag:               l.str("cronFlag"),
+			User:                   l.optionalStr("containerUser"),
 		},
 	}
 	c.Autoscaling = defaultAutoscaling()
@@ -197,22 +216,23 @@ func LoadConfig(ctx *pulumi.Context) (*Config, error) {
 	l.object("database", &c.Database)
 	c.Cache = defaultCache()
 	l.object("cache", &c.Cache)
+	c.PolicyWaivers = l.stringMap("policyWaivers")
 	if c.Cluster.DesiredInstances == 0 {
 		c.Cluster.DesiredInstances = c.Cluster.MinInstances
 	}
 	// Type errors first: range checks on a value that failed to parse would only add noise.
 	if err := errors.Join(l.errs...); err != nil {
-		return nil, fmt.Errorf("invalid configuration for stack %q:\n%w", ctx.Stack(), err)
+		return nil, fmt.Errorf("invalid configuration for stack %q:\n%w", stack, err)
 	}
 	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("invalid configuration for stack %q:\n%w", ctx.Stack(), err)
+		return nil, fmt.Errorf("invalid configuration for stack %q:\n%w", stack, err)
 	}
 	return c, nil
 }
 
 // loader reads typed values, collecting a key-naming error for each one that does not parse.
 type loader struct {
-	cfg   *config.Config
+	get   func(key string) string
 	stack string
 	errs  []error
 }
@@ -221,7 +241,7 @@ func (l *loader) fail(key, format string, args ...any) {
 	l.errs = append(l.errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 }
 
-func (l *loader) optionalStr(key string) string { return strings.TrimSpace(l.cfg.Get(key)) }
+func (l *loader) optionalStr(key string) string { return strings.TrimSpace(l.get(key)) }
 
 // str reads a key that Pulumi.yaml gives a default; missing means the program runs outside the project.
 func (l *loader) str(key string) string {
@@ -314,6 +334,7 @@ var (
 	// the names of secrets that services such as RDS manage.
 	secretsManagerArn = regexp.MustCompile(`^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@!\-]+)(:[^:]*:[^:]*:[^:]*)?$`)
 	healthMatcher     = regexp.MustCompile(`^[0-9]{3}(-[0-9]{3})?(,[0-9]{3}(-[0-9]{3})?)*$`)
+	containerUser     = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$`)
 	healthPath        = regexp.MustCompile(`^/[A-Za-z0-9\-._~!$&'()*+,;=:@/%?]*$`)
 )
 
@@ -418,6 +439,19 @@ func (c *Config) Validate() error {
 	validateAlarms(c.Alarms, fail)
 	validateDatabase(c, fail)
 	validateCache(c, fail)
+	if u := s.User; u != "" && !containerUser.MatchString(u) {
+		fail("containerUser", "must be a user name or uid, optionally :group or :gid (got %q)", u)
+	} else if u == "root" || u == "0" || strings.HasPrefix(u, "0:") || strings.HasPrefix(u, "root:") {
+		fail("containerUser", "must not be root; leave it empty to keep the image's user (got %q)", u)
+	}
+	for _, id := range sortedKeys(c.PolicyWaivers) {
+		if !policy.Known(id) {
+			fail("policyWaivers", "%q is not a control of the policy suite (see README)", id)
+		}
+		if len(strings.TrimSpace(c.PolicyWaivers[id])) < 10 {
+			fail("policyWaivers", "%q needs a reason of at least 10 characters", id)
+		}
+	}
 	if err == nil {
 		validateFit(c, fail)
 		validateJobs(c, fail)
@@ -513,6 +547,9 @@ func validateSecrets(secrets map[string]string, fail func(string, string, ...any
 // the desired count (maximum 200 %), and with minimum healthy at 100 % a rollout with no room stalls.
 func validateFit(c *Config, fail func(string, string, ...any)) {
 	shape, s, cl := c.Cluster.Shape, c.Service, c.Cluster
+	if s.CPU < 1 || s.Memory < 1 || cl.MaxInstances < 1 {
+		return // already reported by their range checks; there is nothing to divide by
+	}
 	if s.CPU > shape.CPUUnits() {
 		fail("cpu", "%d units do not fit on one %s (%d units)", s.CPU, cl.InstanceType, shape.CPUUnits())
 		return

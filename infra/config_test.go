@@ -123,6 +123,11 @@ func TestConfigRejectsBadInputNamingTheKey(t *testing.T) {
 		{name: "cache failover without replica", overrides: map[string]string{"cache": `{"enabled":true,"replicas":0,"automaticFailover":true}`}, key: "cache.automaticFailover:"},
 		{name: "cache too many replicas", overrides: map[string]string{"cache": `{"enabled":true,"replicas":6}`}, key: "cache.replicas:"},
 		{name: "secret overrides redis password", overrides: map[string]string{"cache": cacheOn, "secrets": `{"REDIS_PASSWORD":"` + ssmSecret + `"}`}, key: "secrets:"},
+		{name: "container user root", overrides: map[string]string{"containerUser": "root"}, key: "containerUser:"},
+		{name: "container user uid 0", overrides: map[string]string{"containerUser": "0:0"}, key: "containerUser:"},
+		{name: "container user with spaces", overrides: map[string]string{"containerUser": "app user"}, key: "containerUser:"},
+		{name: "waiver of unknown control", overrides: map[string]string{"policyWaivers": `{"ELB.99":"a typo of ELB.6 that would waive nothing"}`}, key: "policyWaivers:"},
+		{name: "waiver without reason", overrides: map[string]string{"policyWaivers": `{"ELB.6":"no"}`}, key: "policyWaivers:"},
 		{name: "alarm period not allowed", overrides: map[string]string{"alarms": `{"enabled":true,"periodSeconds":45}`}, key: "alarms.periodSeconds:"},
 		{name: "alarm 5xx rate zero", overrides: map[string]string{"alarms": `{"enabled":true,"target5xxPercent":0}`}, key: "alarms.target5xxPercent:"},
 		{name: "alarm evaluation too long", overrides: map[string]string{"alarms": `{"enabled":true,"periodSeconds":3600,"evaluationPeriods":48}`}, key: "alarms.evaluationPeriods:"},
@@ -207,6 +212,8 @@ func TestConfigAcceptsGoodInput(t *testing.T) {
 		{name: "graviton", overrides: map[string]string{"instanceType": "c7g.xlarge"}},
 		{name: "database and cache", overrides: map[string]string{"database": dbOn, "cache": cacheOn}},
 		{name: "redis 7 without failover", overrides: map[string]string{"cache": `{"enabled":true,"engine":"redis","engineVersion":"7.1","replicas":0,"automaticFailover":false}`}},
+		{name: "non-root user", overrides: map[string]string{"containerUser": "1000:1000"}},
+		{name: "a reasoned waiver", overrides: map[string]string{"policyWaivers": `{"ELB.1":"no domain yet, HTTPS comes with it"}`}},
 		{name: "six AZs in a /24", overrides: map[string]string{"azCount": "6", "vpcCidr": "10.0.0.0/24"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

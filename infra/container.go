@@ -8,6 +8,7 @@ type ContainerDefinition struct {
 	Image                  string            `json:"image"`
 	Essential              bool              `json:"essential"`
 	Command                []string          `json:"command,omitempty"`
+	User                   string            `json:"user,omitempty"`
 	CPU                    int               `json:"cpu"`
 	Memory                 int               `json:"memory"`
 	PortMappings           []PortMapping     `json:"portMappings,omitempty"`
@@ -87,6 +88,7 @@ func containerDefinitions(spec containerSpec) (string, error) {
 		Image:     spec.Service.Image,
 		Essential: true,
 		Command:   spec.Command,
+		User:      spec.Service.User,
 		CPU:       spec.CPU,
 		Memory:    spec.Memory,
 		LogConfiguration: LogConfiguration{

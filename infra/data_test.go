@@ -10,6 +10,7 @@ import (
 
 	"github.com/acme/ecs-api/infra"
 	"github.com/acme/ecs-api/internal/pulumitest"
+	"github.com/acme/ecs-api/policy"
 )
 
 const (
@@ -181,7 +182,7 @@ func TestDatabaseAndCacheReachTheContainerAndOnlyTheirSecretsAreReadable(t *test
 			t.Errorf("%s = %q, want %q", k, env[k], want)
 		}
 	}
-	dbSecret := pulumitest.Get(db.Outputs, "masterUserSecrets.0.secretArn").StringValue()
+	dbSecret := policy.Get(db.Outputs, "masterUserSecrets.0.secretArn").StringValue()
 	cacheSecret := one(t, m, "aws:secretsmanager/secret:Secret").Out("arn")
 	secrets := map[string]string{}
 	for _, s := range c.Secrets {

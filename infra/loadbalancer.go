@@ -35,6 +35,10 @@ type LoadBalancerArgs struct {
 	PublicSubnetIDs pulumi.StringArrayInput
 	ContainerPort   int
 	Config          LoadBalancerConfig
+	// Access logs: how long they are kept, and where (the ELB delivery account depends on the region).
+	AccessLogRetentionDays int
+	Region                 string
+	Partition              string
 }
 
 // NewLoadBalancer builds the ALB. Its security group admits HTTP (and HTTPS with a certificate) from
@@ -87,7 +91,7 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args *LoadBalancerArgs, o
 		}
 	}
 
-	alb, err := lb.NewLoadBalancer(ctx, name, &lb.LoadBalancerArgs{
+	albArgs := &lb.LoadBalancerArgs{
 		LoadBalancerType:         pulumi.String("application"),
 		Internal:                 pulumi.Bool(false),
 		SecurityGroups:           pulumi.StringArray{sg.ID()},
@@ -97,7 +101,22 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args *LoadBalancerArgs, o
 		EnableDeletionProtection: pulumi.Bool(cfg.DeletionProtection),
 		EnableHttp2:              pulumi.Bool(true),
 		IdleTimeout:              pulumi.Int(cfg.IdleTimeout),
-	}, parent)
+	}
+	albOpts := []pulumi.ResourceOption{parent}
+	if cfg.AccessLogs {
+		bucket, policy, err := accessLogBucket(ctx, name, args, parent)
+		if err != nil {
+			return nil, fmt.Errorf("load balancer %s: %w", name, err)
+		}
+		albArgs.AccessLogs = &lb.LoadBalancerAccessLogsArgs{
+			Bucket:  bucket.ID(),
+			Prefix:  pulumi.String(AccessLogPrefix),
+			Enabled: pulumi.Bool(true),
+		}
+		// ELB checks that it may write to the bucket when logging is switched on.
+		albOpts = append(albOpts, pulumi.DependsOn([]pulumi.Resource{policy}))
+	}
+	alb, err := lb.NewLoadBalancer(ctx, name, albArgs, albOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("load balancer %s: alb: %w", name, err)
 	}

@@ -21,6 +21,10 @@ func buildLoadBalancer(t *testing.T, overrides map[string]string) *pulumitest.Mo
 			PublicSubnetIDs: pulumi.ToStringArray([]string{"subnet-public-0", "subnet-public-1"}),
 			ContainerPort:   3000,
 			Config:          cfg.LoadBalancer,
+			// The retention passed in is the stack's logRetentionDays (30 by default).
+			AccessLogRetentionDays: 30,
+			Region:                 cfg.Region,
+			Partition:              cfg.Partition(),
 		})
 		return err
 	})
@@ -166,5 +170,62 @@ func TestTargetGroupDefaultsDrainFasterThanAWS(t *testing.T) {
 	}
 	if got := tg.Str("healthCheck.path"); got != "/health" {
 		t.Errorf("default health check path %q, want /health", got)
+	}
+}
+
+func TestAccessLogsGoToAPrivateEncryptedBucketOfTheStack(t *testing.T) {
+	m := buildLoadBalancer(t, map[string]string{"deletionProtection": "true", "logRetentionDays": "90"})
+	bucket := one(t, m, "aws:s3/bucketV2:BucketV2")
+	alb := one(t, m, "aws:lb/loadBalancer:LoadBalancer")
+	if alb.Str("accessLogs.bucket") != bucket.ID || !alb.Bool("accessLogs.enabled") || alb.Str("accessLogs.prefix") != infra.AccessLogPrefix {
+		t.Errorf("access logs %v, want enabled into the stack's bucket", alb.Inputs["accessLogs"])
+	}
+	if bucket.Bool("forceDestroy") {
+		t.Error("a protected stack's log bucket is force-destroyable")
+	}
+	pab := one(t, m, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+	for _, k := range []string{"blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"} {
+		if !pab.Bool(k) || pab.Str("bucket") != bucket.ID {
+			t.Errorf("public access block %s is off", k)
+		}
+	}
+	sse := one(t, m, "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2")
+	if sse.Str("rules.0.applyServerSideEncryptionByDefault.sseAlgorithm") != "AES256" {
+		t.Errorf("bucket encryption %v, want SSE-S3 (the only kind ELB writes to)", sse.Inputs["rules"])
+	}
+	if days := one(t, m, "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2").Num("rules.0.expiration.days"); days != 30 {
+		t.Errorf("access logs expire after %v days, want the stack's 30-day log retention", days)
+	}
+	policy := one(t, m, "aws:s3/bucketPolicy:BucketPolicy")
+	var doc infra.PolicyDocument
+	if err := policy.JSON("policy", &doc); err != nil {
+		t.Fatal(err)
+	}
+	principals := map[string]string{}
+	for _, st := range doc.Statement {
+		for k, v := range st.Principal {
+			principals[st.Effect+" "+k] = v
+		}
+		if st.Effect == "Allow" && (len(st.Action) != 1 || st.Action[0] != "s3:PutObject" || !strings.HasSuffix(st.Resource[0], "/alb/AWSLogs/*")) {
+			t.Errorf("log delivery may %v on %v", st.Action, st.Resource)
+		}
+	}
+	if principals["Allow Service"] != "logdelivery.elasticloadbalancing.amazonaws.com" || principals["Allow AWS"] != "arn:aws:iam::127311923021:root" {
+		t.Errorf("bucket policy principals %v, want ELB log delivery (and us-east-1's ELB account)", principals)
+	}
+	if principals["Deny AWS"] != "*" {
+		t.Error("bucket policy does not refuse requests without TLS")
+	}
+	if !alb.DependsOn(policy) {
+		t.Error("the load balancer enables logging before it may write to the bucket")
+	}
+
+	off := buildLoadBalancer(t, map[string]string{"accessLogs": "false"})
+	if len(off.OfType("aws:s3/bucketV2:BucketV2")) != 0 || one(t, off, "aws:lb/loadBalancer:LoadBalancer").Has("accessLogs") {
+		t.Error("accessLogs=false still creates logging")
+	}
+	dev := buildLoadBalancer(t, map[string]string{"deletionProtection": "false"})
+	if !one(t, dev, "aws:s3/bucketV2:BucketV2").Bool("forceDestroy") {
+		t.Error("a stack without deletion protection cannot be destroyed while its log bucket has objects")
 	}
 }

@@ -3,7 +3,9 @@ package infra
 import (
 	"fmt"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	awsec2 "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-awsx/sdk/v2/go/awsx/ec2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -21,6 +23,8 @@ type Network struct {
 // NetworkArgs are plain config values; the network depends on nothing else.
 type NetworkArgs struct {
 	Config NetworkConfig
+	// FlowLogRetentionDays keeps the VPC flow logs as long as the app's logs.
+	FlowLogRetentionDays int
 }
 
 // NewNetwork builds the VPC with awsx's Auto subnet strategy.
@@ -60,6 +64,10 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 		return nil, fmt.Errorf("network %s: default security group: %w", name, err)
 	}
 
+	if err := flowLogs(ctx, name, vpc.VpcId, args.FlowLogRetentionDays, parent); err != nil {
+		return nil, fmt.Errorf("network %s: %w", name, err)
+	}
+
 	n.VpcID = vpc.VpcId
 	n.PublicSubnetIDs = vpc.PublicSubnetIds
 	n.PrivateSubnetIDs = vpc.PrivateSubnetIds
@@ -68,6 +76,50 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 		"publicSubnetIds":  n.PublicSubnetIDs,
 		"privateSubnetIds": n.PrivateSubnetIDs,
 	})
+}
+
+// flowLogs records every accepted and rejected connection in the VPC to CloudWatch Logs (Security
+// Hub EC2.6), for incident response and for debugging security group rules.
+func flowLogs(ctx *pulumi.Context, name string, vpcID pulumi.StringOutput, retentionDays int, parent pulumi.ResourceOption) error {
+	group, err := cloudwatch.NewLogGroup(ctx, name+"-flow-logs", &cloudwatch.LogGroupArgs{
+		RetentionInDays: pulumi.Int(retentionDays),
+	}, parent)
+	if err != nil {
+		return fmt.Errorf("flow log group: %w", err)
+	}
+	role, err := iam.NewRole(ctx, name+"-flow-logs-role", &iam.RoleArgs{
+		Description:      pulumi.String("VPC flow logs: write to the flow log group"),
+		AssumeRolePolicy: pulumi.String(assumeRolePolicy("vpc-flow-logs.amazonaws.com")),
+	}, parent)
+	if err != nil {
+		return fmt.Errorf("flow log role: %w", err)
+	}
+	policy := group.Arn.ApplyT(func(arn string) string {
+		return PolicyDocument{Statement: []PolicyStatement{{
+			Sid:    "WriteFlowLogs",
+			Effect: "Allow",
+			Action: []string{"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"},
+			// The group's ARN and its streams, nothing else.
+			Resource: []string{arn, arn + ":*"},
+		}}}.JSON()
+	}).(pulumi.StringOutput)
+	if _, err := iam.NewRolePolicy(ctx, name+"-flow-logs-policy", &iam.RolePolicyArgs{
+		Role:   role.Name,
+		Policy: policy,
+	}, parent); err != nil {
+		return fmt.Errorf("flow log policy: %w", err)
+	}
+	if _, err := awsec2.NewFlowLog(ctx, name+"-flow-log", &awsec2.FlowLogArgs{
+		VpcId:                  vpcID,
+		TrafficType:            pulumi.String("ALL"),
+		LogDestinationType:     pulumi.String("cloud-watch-logs"),
+		LogDestination:         group.Arn,
+		IamRoleArn:             role.Arn,
+		MaxAggregationInterval: pulumi.Int(60),
+	}, parent); err != nil {
+		return fmt.Errorf("flow log: %w", err)
+	}
+	return nil
 }
 
 // componentType is the type token of one of this project's components, e.g. "ecs-api:infra:Network".

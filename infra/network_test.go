@@ -1,6 +1,7 @@
 package infra_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -15,7 +16,7 @@ func TestNetworkSpansConfiguredZonesWithPublicAndPrivateSubnets(t *testing.T) {
 	}{{2, "Single"}, {3, "OnePerAz"}} {
 		m := build(t, map[string]string{"azCount": itoa(tc.azs), "natGateways": tc.nat, "vpcCidr": "10.20.0.0/16"},
 			func(ctx *pulumi.Context, cfg *infra.Config) error {
-				_, err := infra.NewNetwork(ctx, "net", &infra.NetworkArgs{Config: cfg.Network})
+				_, err := infra.NewNetwork(ctx, "net", &infra.NetworkArgs{Config: cfg.Network, FlowLogRetentionDays: 30})
 				return err
 			})
 		vpc := one(t, m, "awsx:ec2:Vpc")
@@ -45,7 +46,7 @@ func TestNetworkSpansConfiguredZonesWithPublicAndPrivateSubnets(t *testing.T) {
 
 func TestNetworkClosesTheDefaultSecurityGroup(t *testing.T) {
 	m := build(t, nil, func(ctx *pulumi.Context, cfg *infra.Config) error {
-		_, err := infra.NewNetwork(ctx, "net", &infra.NetworkArgs{Config: cfg.Network})
+		_, err := infra.NewNetwork(ctx, "net", &infra.NetworkArgs{Config: cfg.Network, FlowLogRetentionDays: 30})
 		return err
 	})
 	sg := one(t, m, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
@@ -60,7 +61,7 @@ func TestNetworkClosesTheDefaultSecurityGroup(t *testing.T) {
 func TestComponentsCanBeUsedTwice(t *testing.T) {
 	build(t, nil, func(ctx *pulumi.Context, cfg *infra.Config) error {
 		for _, name := range []string{"blue", "green"} {
-			if _, err := infra.NewNetwork(ctx, name, &infra.NetworkArgs{Config: cfg.Network}); err != nil {
+			if _, err := infra.NewNetwork(ctx, name, &infra.NetworkArgs{Config: cfg.Network, FlowLogRetentionDays: 30}); err != nil {
 				return err
 			}
 			if _, err := infra.NewLoadBalancer(ctx, name+"-lb", &infra.LoadBalancerArgs{
@@ -72,4 +73,32 @@ func TestComponentsCanBeUsedTwice(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+func TestNetworkRecordsFlowLogsToItsOwnGroup(t *testing.T) {
+	m := build(t, nil, func(ctx *pulumi.Context, cfg *infra.Config) error {
+		_, err := infra.NewNetwork(ctx, "net", &infra.NetworkArgs{Config: cfg.Network, FlowLogRetentionDays: 14})
+		return err
+	})
+	flow := one(t, m, "aws:ec2/flowLog:FlowLog")
+	group := one(t, m, "aws:cloudwatch/logGroup:LogGroup")
+	role := one(t, m, "aws:iam/role:Role")
+	if flow.Str("vpcId") != "vpc-0123456789" || flow.Str("trafficType") != "ALL" || flow.Str("logDestinationType") != "cloud-watch-logs" {
+		t.Errorf("flow log %v", flow.Inputs)
+	}
+	if flow.Str("logDestination") != group.Out("arn") || flow.Str("iamRoleArn") != role.Out("arn") || group.Num("retentionInDays") != 14 {
+		t.Errorf("flow log writes to %q with %q; group retention %v", flow.Str("logDestination"), flow.Str("iamRoleArn"), group.Num("retentionInDays"))
+	}
+	var trust, doc infra.PolicyDocument
+	if err := role.JSON("assumeRolePolicy", &trust); err != nil || trust.Statement[0].Principal["Service"] != "vpc-flow-logs.amazonaws.com" {
+		t.Errorf("flow log role trust %+v %v", trust, err)
+	}
+	if err := one(t, m, "aws:iam/rolePolicy:RolePolicy").JSON("policy", &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range doc.Statement[0].Resource {
+		if !strings.HasPrefix(r, group.Out("arn")) {
+			t.Errorf("flow log role may write to %q, beyond its group", r)
+		}
+	}
 }

@@ -115,6 +115,13 @@ func TestContainerIsHardenedAndLogsToTheStackLogGroup(t *testing.T) {
 		t.Errorf("stop timeout %d, want 45 (longer than the 30 s deregistration delay)", c.StopTimeout)
 	}
 
+	if c.User != "" {
+		t.Errorf("user %q set without containerUser", c.User)
+	}
+	if c := containers(t, buildService(t, map[string]string{"containerUser": "1000:1000"}))[0]; c.User != "1000:1000" {
+		t.Errorf("user %q, want containerUser 1000:1000", c.User)
+	}
+
 	writable := buildService(t, map[string]string{"readonlyRootFilesystem": "false"})
 	if c := containers(t, writable)[0]; c.ReadonlyRootFilesystem || len(c.LinuxParameters.Tmpfs) != 0 {
 		t.Error("readonlyRootFilesystem=false still mounts the root read-only")

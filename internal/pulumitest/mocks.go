@@ -11,6 +11,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/acme/ecs-api/policy"
 )
 
 // Account and Region are what the mocks pretend to run in.
@@ -19,19 +21,12 @@ const (
 	Region  = "us-east-1"
 )
 
-// Resource is one registration the program made.
+// Resource is one registration the program made: what the policy suite sees, plus the options.
 type Resource struct {
-	Type   string
-	Name   string
-	URN    string
-	ID     string
-	Inputs resource.PropertyMap
-	// Outputs are the inputs plus what the mocks computed (arn, id, dnsName...).
-	Outputs       resource.PropertyMap
+	policy.Resource
 	Parent        string
 	Provider      string
 	Dependencies  []string
-	Protect       bool
 	Remote        bool
 	IgnoreChanges []string
 }
@@ -59,10 +54,8 @@ type Mocks struct {
 func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
 	rpc := args.RegisterRPC
 	r := &Resource{
-		Type:   args.TypeToken,
-		Name:   args.Name,
-		Inputs: args.Inputs.Copy(),
-		Remote: rpc.GetRemote(),
+		Resource: policy.Resource{Type: args.TypeToken, Name: args.Name, Inputs: args.Inputs.Copy()},
+		Remote:   rpc.GetRemote(),
 	}
 	r.Parent = rpc.GetParent()
 	r.Provider = rpc.GetProvider()

@@ -1,0 +1,115 @@
+package infra
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// AccessLogPrefix is where the load balancer writes in its bucket.
+const AccessLogPrefix = "alb"
+
+// elbLogAccounts are the Elastic Load Balancing accounts that deliver access logs in the regions that
+// opened before August 2022; newer regions deliver as the logdelivery service principal, which the
+// bucket policy always admits too.
+var elbLogAccounts = map[string]string{
+	"us-east-1": "127311923021", "us-east-2": "033677994240", "us-west-1": "027434742980", "us-west-2": "797873946194",
+	"af-south-1": "098369216593", "ap-east-1": "754344448648", "ap-south-1": "718504428378", "ap-northeast-1": "582318560864",
+	"ap-northeast-2": "600734575887", "ap-northeast-3": "383597477331", "ap-southeast-1": "114774131450",
+	"ap-southeast-2": "783225319266", "ca-central-1": "985666609251", "eu-central-1": "054676820928",
+	"eu-west-1": "156460612806", "eu-west-2": "652711504416", "eu-west-3": "009996457667", "eu-south-1": "635631232127",
+	"eu-north-1": "897822967062", "me-south-1": "076674570225", "sa-east-1": "507241528517",
+	"us-gov-west-1": "048591011584", "us-gov-east-1": "190560391635", "cn-north-1": "638102146993", "cn-northwest-1": "037604701340",
+}
+
+// accessLogBucket creates the private, encrypted bucket the load balancer writes its access logs to
+// (Security Hub ELB.5), with a policy that lets only ELB's log delivery write, only over TLS.
+// It returns the bucket and the policy, which must exist before the load balancer enables logging.
+func accessLogBucket(ctx *pulumi.Context, name string, args *LoadBalancerArgs, parent pulumi.ResourceOption) (*s3.BucketV2, *s3.BucketPolicy, error) {
+	bucket, err := s3.NewBucketV2(ctx, name+"-access-logs", &s3.BucketV2Args{
+		// A stack without deletion protection must be destroyable, logs and all.
+		ForceDestroy: pulumi.Bool(!args.Config.DeletionProtection),
+	}, parent)
+	if err != nil {
+		return nil, nil, fmt.Errorf("access log bucket: %w", err)
+	}
+	if _, err := s3.NewBucketPublicAccessBlock(ctx, name+"-access-logs-private", &s3.BucketPublicAccessBlockArgs{
+		Bucket:                bucket.ID(),
+		BlockPublicAcls:       pulumi.Bool(true),
+		BlockPublicPolicy:     pulumi.Bool(true),
+		IgnorePublicAcls:      pulumi.Bool(true),
+		RestrictPublicBuckets: pulumi.Bool(true),
+	}, parent); err != nil {
+		return nil, nil, fmt.Errorf("access log bucket public access block: %w", err)
+	}
+	if _, err := s3.NewBucketOwnershipControls(ctx, name+"-access-logs-owner", &s3.BucketOwnershipControlsArgs{
+		Bucket: bucket.ID(),
+		Rule:   &s3.BucketOwnershipControlsRuleArgs{ObjectOwnership: pulumi.String("BucketOwnerEnforced")},
+	}, parent); err != nil {
+		return nil, nil, fmt.Errorf("access log bucket ownership: %w", err)
+	}
+	// ELB writes access logs only to buckets encrypted with S3-managed keys.
+	if _, err := s3.NewBucketServerSideEncryptionConfigurationV2(ctx, name+"-access-logs-sse", &s3.BucketServerSideEncryptionConfigurationV2Args{
+		Bucket: bucket.ID(),
+		Rules: s3.BucketServerSideEncryptionConfigurationV2RuleArray{&s3.BucketServerSideEncryptionConfigurationV2RuleArgs{
+			ApplyServerSideEncryptionByDefault: &s3.BucketServerSideEncryptionConfigurationV2RuleApplyServerSideEncryptionByDefaultArgs{
+				SseAlgorithm: pulumi.String("AES256"),
+			},
+		}},
+	}, parent); err != nil {
+		return nil, nil, fmt.Errorf("access log bucket encryption: %w", err)
+	}
+	if _, err := s3.NewBucketLifecycleConfigurationV2(ctx, name+"-access-logs-expiry", &s3.BucketLifecycleConfigurationV2Args{
+		Bucket: bucket.ID(),
+		Rules: s3.BucketLifecycleConfigurationV2RuleArray{&s3.BucketLifecycleConfigurationV2RuleArgs{
+			Id:         pulumi.String("expire-access-logs"),
+			Status:     pulumi.String("Enabled"),
+			Filter:     &s3.BucketLifecycleConfigurationV2RuleFilterArgs{Prefix: pulumi.String(AccessLogPrefix + "/")},
+			Expiration: &s3.BucketLifecycleConfigurationV2RuleExpirationArgs{Days: pulumi.Int(args.AccessLogRetentionDays)},
+		}},
+	}, parent); err != nil {
+		return nil, nil, fmt.Errorf("access log bucket lifecycle: %w", err)
+	}
+	elbAccount := elbLogAccounts[args.Region]
+	policy, err := s3.NewBucketPolicy(ctx, name+"-access-logs-policy", &s3.BucketPolicyArgs{
+		Bucket: bucket.ID(),
+		Policy: bucket.Arn.ApplyT(func(arn string) string {
+			return accessLogBucketPolicy(arn, args.Partition, elbAccount)
+		}).(pulumi.StringOutput),
+	}, parent)
+	if err != nil {
+		return nil, nil, fmt.Errorf("access log bucket policy: %w", err)
+	}
+	return bucket, policy, nil
+}
+
+// accessLogBucketPolicy admits ELB's log delivery to the log prefix and refuses any request without TLS.
+func accessLogBucketPolicy(bucketArn, partition, elbAccount string) string {
+	logs := []string{bucketArn + "/" + AccessLogPrefix + "/AWSLogs/*"}
+	statements := []PolicyStatement{{
+		Sid:       "ElbLogDelivery",
+		Effect:    "Allow",
+		Principal: map[string]string{"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
+		Action:    []string{"s3:PutObject"},
+		Resource:  logs,
+	}}
+	if elbAccount != "" {
+		statements = append(statements, PolicyStatement{
+			Sid:       "ElbLogDeliveryLegacyRegion",
+			Effect:    "Allow",
+			Principal: map[string]string{"AWS": fmt.Sprintf("arn:%s:iam::%s:root", partition, elbAccount)},
+			Action:    []string{"s3:PutObject"},
+			Resource:  logs,
+		})
+	}
+	statements = append(statements, PolicyStatement{
+		Sid:       "DenyInsecureTransport",
+		Effect:    "Deny",
+		Principal: map[string]string{"AWS": "*"},
+		Action:    []string{"s3:*"},
+		Resource:  []string{bucketArn, bucketArn + "/*"},
+		Condition: map[string]map[string]string{"Bool": {"aws:SecureTransport": "false"}},
+	})
+	return PolicyDocument{Statement: statements}.JSON()
+}

@@ -1,0 +1,12 @@
+package policy
+
+// catalog is every control, by area.
+var catalog = concat(networkControls, loadBalancerControls, computeControls, iamControls, dataControls, reliabilityControls)
+
+func concat(groups ...[]Control) []Control {
+	var out []Control
+	for _, g := range groups {
+		out = append(out, g...)
+	}
+	return out
+}

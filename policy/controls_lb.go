@@ -1,0 +1,144 @@
+package policy
+
+import "strings"
+
+// hasHTTPS reports whether a load balancer terminates TLS, which makes the TLS controls apply.
+func hasHTTPS(s *Stack, lbArn string) bool {
+	for _, l := range s.OfType(typeListener) {
+		if l.Str("loadBalancerArn") == lbArn && l.Str("protocol") == "HTTPS" {
+			return true
+		}
+	}
+	return false
+}
+
+// redirectsToHTTPS reports whether a listener's default action is a redirect to HTTPS.
+func redirectsToHTTPS(l *Resource) bool {
+	return l.Str("defaultActions.0.type") == "redirect" && l.Str("defaultActions.0.redirect.protocol") == "HTTPS"
+}
+
+// grantsELBDelivery reports whether a bucket policy lets Elastic Load Balancing write access logs.
+func grantsELBDelivery(p *Resource) bool {
+	sts, err := statements(p, "policy")
+	if err != nil {
+		return false
+	}
+	for _, st := range sts {
+		if st.Effect != "Allow" || !contains(st.Actions, "s3:PutObject") {
+			continue
+		}
+		if contains(st.Principals["Service"], "logdelivery.elasticloadbalancing.amazonaws.com") {
+			return true
+		}
+		for _, a := range st.Principals["AWS"] {
+			if strings.HasSuffix(a, ":root") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var loadBalancerControls = []Control{
+	{
+		ID: "ELB.4", Title: "The load balancer drops invalid HTTP headers", Severity: Medium,
+		Satisfied: "dropInvalidHeaderFields: true",
+		Check: func(s *Stack, report Reporter) {
+			for _, lb := range s.OfType(typeLoadBalancer) {
+				if !lb.Bool("dropInvalidHeaderFields") {
+					report(lb, "dropInvalidHeaderFields", "is not true")
+				}
+			}
+		},
+	},
+	{
+		ID: "ELB.12", Title: "Desync mitigation is defensive or strictest", Severity: Medium,
+		Satisfied: "desyncMitigationMode: defensive",
+		Check: func(s *Stack, report Reporter) {
+			for _, lb := range s.OfType(typeLoadBalancer) {
+				if m := lb.Str("desyncMitigationMode"); m != "" && m != "defensive" && m != "strictest" {
+					report(lb, "desyncMitigationMode", "is %q", m)
+				}
+			}
+		},
+	},
+	{
+		ID: "ELB.5", Title: "Access logs go to a bucket the stack owns, writable by ELB log delivery", Severity: Medium, ProductionOnly: true,
+		Satisfied: "accessLogs (default true): a private, encrypted, TLS-only bucket with the ELB delivery policy",
+		Check: func(s *Stack, report Reporter) {
+			for _, lb := range s.OfType(typeLoadBalancer) {
+				if !lb.Bool("accessLogs.enabled") {
+					report(lb, "accessLogs", "access logging is off")
+					continue
+				}
+				bucket := s.WithOutput(typeBucket, "id", lb.Str("accessLogs.bucket"))
+				if bucket == nil {
+					report(lb, "accessLogs.bucket", "%q is not a bucket of this stack", lb.Str("accessLogs.bucket"))
+					continue
+				}
+				granted := false
+				for _, p := range s.OfType(typeBucketPolicy) {
+					granted = granted || (p.Str("bucket") == bucket.ID && grantsELBDelivery(p))
+				}
+				if !granted {
+					report(bucket, "policy", "no bucket policy lets ELB log delivery write")
+				}
+			}
+		},
+	},
+	{
+		ID: "ELB.6", Title: "Deletion protection is on", Severity: Medium, ProductionOnly: true,
+		Satisfied: "deletionProtection: true",
+		Check: func(s *Stack, report Reporter) {
+			for _, lb := range s.OfType(typeLoadBalancer) {
+				if !lb.Bool("enableDeletionProtection") {
+					report(lb, "enableDeletionProtection", "is not true")
+				}
+			}
+		},
+	},
+	{
+		ID: "ELB.13", Title: "The load balancer spans at least two availability zones", Severity: Medium,
+		Satisfied: "one public subnet per AZ, azCount >= 2",
+		Check: func(s *Stack, report Reporter) {
+			for _, lb := range s.OfType(typeLoadBalancer) {
+				if n := len(lb.Strs("subnets")) + lb.Len("subnetMappings"); n < 2 {
+					report(lb, "subnets", "spans %d subnet(s)", n)
+				}
+			}
+		},
+	},
+	{
+		ID: "ELB.1", Title: "Plain HTTP only redirects to HTTPS", Severity: Medium, ProductionOnly: true,
+		Satisfied: "certificateArn: the HTTP listener answers with a 301 to HTTPS",
+		Check: func(s *Stack, report Reporter) {
+			for _, l := range s.OfType(typeListener) {
+				if l.Str("protocol") == "HTTP" && !redirectsToHTTPS(l) {
+					report(l, "defaultActions", "serves plain HTTP instead of redirecting to HTTPS")
+				}
+			}
+		},
+	},
+	{
+		ID: "ELB.17", Title: "HTTPS listeners use a TLS 1.3 security policy", Severity: Medium,
+		Satisfied: "sslPolicy ELBSecurityPolicy-TLS13-1-2-2021-06",
+		Check: func(s *Stack, report Reporter) {
+			for _, l := range s.OfType(typeListener) {
+				if l.Str("protocol") == "HTTPS" && !strings.Contains(l.Str("sslPolicy"), "TLS13") {
+					report(l, "sslPolicy", "%q is not a TLS 1.3 policy", l.Str("sslPolicy"))
+				}
+			}
+		},
+	},
+	{
+		ID: "ELB.18", Title: "With a certificate, no listener forwards unencrypted traffic", Severity: Medium,
+		Satisfied: "with certificateArn, port 80 only redirects",
+		Check: func(s *Stack, report Reporter) {
+			for _, l := range s.OfType(typeListener) {
+				if l.Str("protocol") == "HTTP" && hasHTTPS(s, l.Str("loadBalancerArn")) && !redirectsToHTTPS(l) {
+					report(l, "defaultActions", "forwards HTTP although the load balancer has HTTPS")
+				}
+			}
+		},
+	},
+}

@@ -1,0 +1,146 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+)
+
+// ingress is one inbound rule, from a rule resource or a security group's inline block.
+type ingress struct {
+	res      *Resource
+	property string
+	group    string // the security group it opens
+	sources  []string
+	fromSG   string
+	from, to int
+}
+
+func (i ingress) internet() bool {
+	return contains(i.sources, "0.0.0.0/0") || contains(i.sources, "::/0")
+}
+
+func ingressRules(s *Stack) []ingress {
+	var out []ingress
+	for _, r := range s.OfType(typeIngressRule) {
+		var sources []string
+		for _, k := range []string{"cidrIpv4", "cidrIpv6", "prefixListId"} {
+			if v := r.Str(k); v != "" {
+				sources = append(sources, v)
+			}
+		}
+		out = append(out, ingress{res: r, property: "ingress", group: r.Str("securityGroupId"), sources: sources,
+			fromSG: r.Str("referencedSecurityGroupId"), from: int(r.Num("fromPort")), to: int(r.Num("toPort"))})
+	}
+	for _, sg := range s.OfType(typeSecurityGroup) {
+		for i := 0; i < sg.Len("ingress"); i++ {
+			p := fmt.Sprintf("ingress.%d", i)
+			sources := append(sg.Strs(p+".cidrBlocks"), sg.Strs(p+".ipv6CidrBlocks")...)
+			sources = append(sources, sg.Strs(p+".prefixListIds")...)
+			out = append(out, ingress{res: sg, property: p, group: sg.Out("id"), sources: sources,
+				fromSG: strings.Join(sg.Strs(p+".securityGroups"), ","), from: int(sg.Num(p + ".fromPort")), to: int(sg.Num(p + ".toPort"))})
+		}
+	}
+	return out
+}
+
+// loadBalancerGroups are the ids of the security groups attached to load balancers.
+func loadBalancerGroups(s *Stack) map[string]bool {
+	out := map[string]bool{}
+	for _, lb := range s.OfType(typeLoadBalancer) {
+		for _, id := range lb.Strs("securityGroups") {
+			out[id] = true
+		}
+	}
+	return out
+}
+
+var networkControls = []Control{
+	{
+		ID: "EC2.2", Title: "The VPC's default security group allows no traffic", Severity: High,
+		Satisfied: "Network adopts the default security group with no rules",
+		Check: func(s *Stack, report Reporter) {
+			for _, vpc := range s.OfType(typeVpc) {
+				closed := false
+				for _, d := range s.OfType(typeDefaultSG) {
+					if d.Str("vpcId") == vpc.Out("vpcId") && d.Len("ingress") == 0 && d.Len("egress") == 0 {
+						closed = true
+					}
+				}
+				if !closed {
+					report(vpc, "defaultSecurityGroup", "no rule-less default security group is declared for this VPC")
+				}
+			}
+		},
+	},
+	{
+		ID: "EC2.6", Title: "VPC flow logging is enabled", Severity: Medium,
+		Satisfied: "Network sends ALL traffic flow logs to a CloudWatch log group",
+		Check: func(s *Stack, report Reporter) {
+			for _, vpc := range s.OfType(typeVpc) {
+				logged := false
+				for _, f := range s.OfType(typeFlowLog) {
+					if f.Str("vpcId") == vpc.Out("vpcId") && (f.Str("trafficType") == "ALL" || f.Str("trafficType") == "REJECT") {
+						logged = true
+					}
+				}
+				if !logged {
+					report(vpc, "flowLog", "no flow log records this VPC's traffic")
+				}
+			}
+		},
+	},
+	{
+		ID: "EC2.15", Title: "Instances launch only into private subnets", Severity: Medium,
+		Satisfied: "the Auto Scaling groups use the VPC's private subnets only",
+		Check: func(s *Stack, report Reporter) {
+			private := map[string]bool{}
+			for _, vpc := range s.OfType(typeVpc) {
+				for _, id := range vpc.OutStrs("privateSubnetIds") {
+					private[id] = true
+				}
+			}
+			for _, asg := range s.OfType(typeASG) {
+				for _, id := range asg.Strs("vpcZoneIdentifiers") {
+					if !private[id] {
+						report(asg, "vpcZoneIdentifiers", "subnet %s is not a private subnet of the VPC", id)
+					}
+				}
+			}
+		},
+	},
+	{
+		ID: "EC2.18", Title: "Internet ingress is allowed only on ports 80 and 443", Severity: High,
+		Satisfied: "only the load balancer's 80 (and 443) rules admit 0.0.0.0/0 and ::/0",
+		Check: func(s *Stack, report Reporter) {
+			for _, in := range ingressRules(s) {
+				if in.internet() && !(in.from == in.to && (in.from == 80 || in.from == 443)) {
+					report(in.res, in.property, "admits the internet on %d-%d", in.from, in.to)
+				}
+			}
+		},
+	},
+	{
+		ID: "EC2.19", Title: "Internet ingress reaches only the load balancer's security group", Severity: Critical,
+		Satisfied: "instances, database and cache groups have no internet rule",
+		Check: func(s *Stack, report Reporter) {
+			lbGroups := loadBalancerGroups(s)
+			for _, in := range ingressRules(s) {
+				if in.internet() && !lbGroups[in.group] {
+					report(in.res, in.property, "opens %q, which no load balancer uses, to the internet", in.group)
+				}
+			}
+		},
+	},
+	{
+		ID: "APP.NET.1", Title: "Instance, database and cache groups admit only named security groups", Severity: High,
+		Satisfied: "every rule into a non-load-balancer group references a security group",
+		Check: func(s *Stack, report Reporter) {
+			lbGroups := loadBalancerGroups(s)
+			for _, in := range ingressRules(s) {
+				if !lbGroups[in.group] && (len(in.sources) > 0 || in.fromSG == "") {
+					report(in.res, in.property, "admits %v into %q instead of a named security group", in.sources, in.group)
+				}
+			}
+		},
+	},
+}
