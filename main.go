@@ -176,6 +176,8 @@ func program(ctx *pulumi.Context) error {
 	ctx.Export("vpcId", network.VpcID)
 	ctx.Export("taskDefinitionArn", app.TaskDefinitionArn)
 	ctx.Export("targetGroupArn", alb.TargetGroupArn)
+	// cmd/verify requests this path through the load balancer after a deploy.
+	ctx.Export("healthCheckPath", pulumi.String(cfg.LoadBalancer.HealthCheck.Path))
 	ctx.Export("capacityProviderName", cluster.CapacityProviderName)
 	ctx.Export("region", pulumi.String(cfg.Region))
 	return nil

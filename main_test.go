@@ -153,7 +153,7 @@ func TestStackOutputs(t *testing.T) {
 			got = append(got, name)
 		}
 		sort.Strings(got)
-		want := append([]string{"albDnsName", "capacityProviderName", "clusterName", "jobDeadLetterQueueUrl", "jobTaskDefinitions",
+		want := append([]string{"albDnsName", "capacityProviderName", "clusterName", "healthCheckPath", "jobDeadLetterQueueUrl", "jobTaskDefinitions",
 			"logGroupName", "region", "serviceName", "targetGroupArn", "taskDefinitionArn", "url", "vpcId"}, extra...)
 		sort.Strings(want)
 		if strings.Join(got, ",") != strings.Join(want, ",") {
