@@ -10,6 +10,8 @@ import (
 
 	"github.com/acme/ecs-api/infra"
 	"github.com/acme/ecs-api/internal/pulumitest"
+	// Registers -update, so that `go test ./... -update` is accepted by this package too.
+	_ "github.com/acme/ecs-api/internal/snapshot"
 )
 
 const (

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/acme/ecs-api/internal/motoserver"
+	// Registers -update, so that `go test ./... -update` is accepted by this package too.
+	_ "github.com/acme/ecs-api/internal/snapshot"
 )
 
 func TestUsageErrorsExitTwo(t *testing.T) {

@@ -21,6 +21,8 @@ import (
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/acme/ecs-api/internal/motoserver"
+	// Registers -update, so that `go test ./... -update` is accepted by this package too.
+	_ "github.com/acme/ecs-api/internal/snapshot"
 	"github.com/acme/ecs-api/internal/verify"
 )
 
