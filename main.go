@@ -131,18 +131,19 @@ func program(ctx *pulumi.Context) error {
 		}
 	}
 
+	// Jobs and the worker run the app's code as the API does: same cluster, roles, logs and connections.
+	runtime := infra.AppRuntime{
+		ClusterArn:           cluster.ClusterArn,
+		CapacityProviderName: cluster.CapacityProviderName,
+		TaskRoleArn:          app.TaskRoleArn,
+		ExecutionRoleArn:     app.ExecutionRoleArn,
+		LogGroupName:         app.LogGroupName,
+		Connections:          shared,
+		Service:              cfg.Service,
+		Region:               cfg.Region,
+	}
 	if len(cfg.Jobs) > 0 {
-		jobs, err := infra.NewScheduledJobs(ctx, "jobs", &infra.ScheduledJobsArgs{
-			ClusterArn:           cluster.ClusterArn,
-			CapacityProviderName: cluster.CapacityProviderName,
-			TaskRoleArn:          app.TaskRoleArn,
-			ExecutionRoleArn:     app.ExecutionRoleArn,
-			LogGroupName:         app.LogGroupName,
-			Connections:          shared,
-			Jobs:                 cfg.Jobs,
-			Service:              cfg.Service,
-			Region:               cfg.Region,
-		}, withAWS)
+		jobs, err := infra.NewScheduledJobs(ctx, "jobs", &infra.ScheduledJobsArgs{Runtime: runtime, Jobs: cfg.Jobs}, withAWS)
 		if err != nil {
 			return err
 		}
@@ -151,17 +152,7 @@ func program(ctx *pulumi.Context) error {
 	}
 
 	if cfg.Worker.Enabled {
-		worker, err := infra.NewWorker(ctx, "worker", &infra.WorkerArgs{
-			ClusterArn:           cluster.ClusterArn,
-			CapacityProviderName: cluster.CapacityProviderName,
-			TaskRoleArn:          app.TaskRoleArn,
-			ExecutionRoleArn:     app.ExecutionRoleArn,
-			LogGroupName:         app.LogGroupName,
-			Connections:          shared,
-			Config:               cfg.Worker,
-			Service:              cfg.Service,
-			Region:               cfg.Region,
-		}, withAWS)
+		worker, err := infra.NewWorker(ctx, "worker", &infra.WorkerArgs{Runtime: runtime, Config: cfg.Worker}, withAWS)
 		if err != nil {
 			return err
 		}

@@ -33,6 +33,20 @@ func runStack(t *testing.T, stack string) *pulumitest.Mocks {
 	return m
 }
 
+// stackFiles names the stacks of every Pulumi.<stack>.yaml in the repository.
+func stackFiles(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob("Pulumi.*.yaml")
+	if err != nil || len(files) < 2 {
+		t.Fatalf("stack files %v: %v", files, err)
+	}
+	var stacks []string
+	for _, f := range files {
+		stacks = append(stacks, strings.TrimSuffix(strings.TrimPrefix(f, "Pulumi."), ".yaml"))
+	}
+	return stacks
+}
+
 func one(t *testing.T, m *pulumitest.Mocks, typ string) *pulumitest.Resource {
 	t.Helper()
 	rs := m.OfType(typ)
@@ -344,16 +358,12 @@ func TestPulumiYamlDeclaresEveryKey(t *testing.T) {
 
 // TestStackFilesUseOnlyKnownKeys catches typos such as desiredcount, which Pulumi would silently ignore.
 func TestStackFilesUseOnlyKnownKeys(t *testing.T) {
-	stacks, err := filepath.Glob("Pulumi.*.yaml")
-	if err != nil || len(stacks) < 2 {
-		t.Fatalf("stack files %v: %v", stacks, err)
-	}
 	known := map[string]bool{"aws:region": true}
 	for _, key := range infra.Keys {
 		known["ecs-api:"+key] = true
 	}
-	for _, file := range stacks {
-		stack := strings.TrimSuffix(strings.TrimPrefix(file, "Pulumi."), ".yaml")
+	for _, stack := range stackFiles(t) {
+		file := "Pulumi." + stack + ".yaml"
 		_, cfg, err := pulumitest.StackConfig(".", stack)
 		if err != nil {
 			t.Fatal(err)
@@ -519,12 +529,8 @@ func policyStack(stack string, m *pulumitest.Mocks) *policy.Stack {
 // TestPolicySuite evaluates every control over the full graph of every stack file in the repository
 // and fails with each violation no waiver in that stack file covers.
 func TestPolicySuite(t *testing.T) {
-	files, err := filepath.Glob("Pulumi.*.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, file := range files {
-		stack := strings.TrimSuffix(strings.TrimPrefix(file, "Pulumi."), ".yaml")
+	for _, stack := range stackFiles(t) {
+		file := "Pulumi." + stack + ".yaml"
 		t.Run(stack, func(t *testing.T) {
 			_, cfg, err := pulumitest.StackConfig(".", stack)
 			if err != nil {
@@ -569,12 +575,7 @@ func TestReadmeListsEveryControl(t *testing.T) {
 // TestSnapshots compares each stack's rendered graph with its committed golden file, so reviewers
 // see infrastructure changes as a diff; `go test ./... -update` rewrites them.
 func TestSnapshots(t *testing.T) {
-	files, err := filepath.Glob("Pulumi.*.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, file := range files {
-		stack := strings.TrimSuffix(strings.TrimPrefix(file, "Pulumi."), ".yaml")
+	for _, stack := range stackFiles(t) {
 		t.Run(stack, func(t *testing.T) {
 			first, err := snapshot.Render(runStack(t, stack).Resources())
 			if err != nil {

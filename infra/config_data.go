@@ -116,14 +116,7 @@ func validateDatabase(c *Config, fail func(string, string, ...any)) {
 	if d.BackupRetentionDays < 1 || d.BackupRetentionDays > 35 {
 		fail(key+".backupRetentionDays", "must be between 1 and 35 days (got %d)", d.BackupRetentionDays)
 	}
-	for _, name := range DatabaseEnv {
-		if _, ok := c.Service.Env[name]; ok {
-			fail("env", "%q is set from the database; remove it", name)
-		}
-		if _, ok := c.Service.Secrets[name]; ok {
-			fail("secrets", "%q is set from the database; remove it", name)
-		}
-	}
+	reserveVars(c, DatabaseEnv, "the database", fail)
 }
 
 func validateCache(c *Config, fail func(string, string, ...any)) {
@@ -160,12 +153,17 @@ func validateCache(c *Config, fail func(string, string, ...any)) {
 	if r.SnapshotRetentionDays < 0 || r.SnapshotRetentionDays > 35 {
 		fail(key+".snapshotRetentionDays", "must be between 0 and 35 days (got %d)", r.SnapshotRetentionDays)
 	}
-	for _, name := range CacheEnv {
+	reserveVars(c, CacheEnv, "the cache", fail)
+}
+
+// reserveVars refuses env and secrets entries for variables a component sets.
+func reserveVars(c *Config, names []string, source string, fail func(string, string, ...any)) {
+	for _, name := range names {
 		if _, ok := c.Service.Env[name]; ok {
-			fail("env", "%q is set from the cache; remove it", name)
+			fail("env", "%q is set from %s; remove it", name, source)
 		}
 		if _, ok := c.Service.Secrets[name]; ok {
-			fail("secrets", "%q is set from the cache; remove it", name)
+			fail("secrets", "%q is set from %s; remove it", name, source)
 		}
 	}
 }

@@ -1,6 +1,12 @@
 package infra
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecs"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
 
 // ContainerDefinition is the subset of ECS's container definition this program sets.
 type ContainerDefinition struct {
@@ -63,11 +69,25 @@ type Tmpfs struct {
 // TmpfsSizeMiB is the size of the writable /tmp when the root file system is read-only.
 const TmpfsSizeMiB = 64
 
+// AppRuntime is what every task running the app's code shares: the cluster and capacity it runs
+// on, the app's two roles, its log group, its settings and its connections to shared state.
+type AppRuntime struct {
+	ClusterArn           pulumi.StringInput
+	CapacityProviderName pulumi.StringInput
+	TaskRoleArn          pulumi.StringInput
+	ExecutionRoleArn     pulumi.StringInput
+	LogGroupName         pulumi.StringInput
+	// Connections to the database and cache, resolved into variables at deploy time.
+	Connections Connections
+	Service     ServiceConfig
+	Region      string
+}
+
 // containerSpec is one way of running the app's image: the API behind the load balancer, a
 // scheduled job, or the worker. All share image, secrets, hardening and logging.
 type containerSpec struct {
 	Service ServiceConfig
-	// Env and Secrets are the final variables, after each caller has added its own.
+	// Env and Secrets are the final variables.
 	Env     map[string]string
 	Secrets map[string]string
 	// Command overrides the image's command; nil keeps it.
@@ -78,6 +98,52 @@ type containerSpec struct {
 	StreamPrefix string
 	LogGroup     string
 	Region       string
+}
+
+// taskSpec is what differs between the API, a job and the worker.
+type taskSpec struct {
+	Family string
+	// Env is added to the app's env and the connections' variables, and wins over them.
+	Env          map[string]string
+	Command      []string
+	CPU, Memory  int
+	Port         int
+	StreamPrefix string
+}
+
+// newTaskDefinition registers the app's container in bridge mode on EC2, rendering its definition
+// once the log group and the connections are known.
+func newTaskDefinition(ctx *pulumi.Context, name string, rt AppRuntime, spec taskSpec, parent pulumi.ResourceOption) (*ecs.TaskDefinition, error) {
+	svc := rt.Service
+	containers := pulumi.All(rt.LogGroupName, rt.Connections.resolved()).ApplyT(func(v []any) (string, error) {
+		logGroup, conn := v[0].(string), v[1].(resolvedConnections)
+		return containerDefinitions(containerSpec{
+			Service:      svc,
+			Env:          withVars(withVars(svc.Env, conn.Env), spec.Env),
+			Secrets:      withVars(svc.Secrets, conn.Secrets),
+			Command:      spec.Command,
+			CPU:          spec.CPU,
+			Memory:       spec.Memory,
+			Port:         spec.Port,
+			StreamPrefix: spec.StreamPrefix,
+			LogGroup:     logGroup,
+			Region:       rt.Region,
+		})
+	}).(pulumi.StringOutput)
+	td, err := ecs.NewTaskDefinition(ctx, name, &ecs.TaskDefinitionArgs{
+		Family:                  pulumi.String(spec.Family),
+		NetworkMode:             pulumi.String("bridge"),
+		RequiresCompatibilities: pulumi.StringArray{pulumi.String("EC2")},
+		Cpu:                     pulumi.Sprintf("%d", spec.CPU),
+		Memory:                  pulumi.Sprintf("%d", spec.Memory),
+		TaskRoleArn:             rt.TaskRoleArn,
+		ExecutionRoleArn:        rt.ExecutionRoleArn,
+		ContainerDefinitions:    containers,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("task definition %s: %w", name, err)
+	}
+	return td, nil
 }
 
 // containerDefinitions renders one container as the JSON ECS expects, deterministically:

@@ -218,3 +218,23 @@ func TestDatabaseAndCacheReachTheContainerAndOnlyTheirSecretsAreReadable(t *test
 		t.Errorf("execution role reads parameters %s", got)
 	}
 }
+
+func TestFinalSnapshotIdentifierIsValidForAnyStackName(t *testing.T) {
+	for stack, want := range map[string]string{"test": "ecs-api-test-db-final", "Feature_X.2": "ecs-api-feature-x-2-db-final"} {
+		m, err := pulumitest.Run(project, stack, withOverrides(t, map[string]string{"database": dbOn}), func(ctx *pulumi.Context) error {
+			cfg, err := infra.LoadConfig(ctx)
+			if err != nil {
+				return err
+			}
+			_, err = infra.NewDatabase(ctx, "db", &infra.DatabaseArgs{VpcID: pulumi.String("vpc-1"), Config: cfg.Database,
+				PrivateSubnetIDs: pulumi.ToStringArray([]string{"a", "b"}), InstanceSecurityGroupID: pulumi.String("sg-1")})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := one(t, m, dbInstanceType).Str("finalSnapshotIdentifier"); got != want {
+			t.Errorf("stack %q: final snapshot %q, want %q", stack, got, want)
+		}
+	}
+}

@@ -2,6 +2,8 @@ package infra
 
 import (
 	"fmt"
+	"regexp"
+	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
@@ -115,7 +117,7 @@ func NewDatabase(ctx *pulumi.Context, name string, args *DatabaseArgs, opts ...p
 		instanceArgs.MaxAllocatedStorage = pulumi.Int(cfg.MaxAllocatedStorage)
 	}
 	if cfg.FinalSnapshot {
-		instanceArgs.FinalSnapshotIdentifier = pulumi.Sprintf("%s-%s-%s-final", ctx.Project(), ctx.Stack(), name)
+		instanceArgs.FinalSnapshotIdentifier = pulumi.String(snapshotIdentifier(ctx.Project(), ctx.Stack(), name, "final"))
 	}
 	if cfg.PerformanceInsights {
 		instanceArgs.PerformanceInsightsRetentionPeriod = pulumi.Int(7)
@@ -136,6 +138,18 @@ func NewDatabase(ctx *pulumi.Context, name string, args *DatabaseArgs, opts ...p
 		"securityGroupId": d.SecurityGroupID,
 	})
 }
+
+// snapshotIdentifier joins parts into an RDS snapshot identifier: lowercase letters, digits and single
+// hyphens, starting with a letter, at most 255 characters (stack names may hold "_" and ".").
+func snapshotIdentifier(parts ...string) string {
+	id := strings.Trim(nonIdentifier.ReplaceAllString(strings.ToLower(strings.Join(parts, "-")), "-"), "-")
+	if id == "" || id[0] < 'a' || id[0] > 'z' {
+		id = "s-" + id
+	}
+	return strings.TrimRight(id[:min(len(id), 255)], "-")
+}
+
+var nonIdentifier = regexp.MustCompile(`[^a-z0-9]+`)
 
 // Connections are what the app receives: where the database is as plain variables, and the user
 // name and password as references into the RDS-managed secret.

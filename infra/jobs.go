@@ -26,19 +26,10 @@ type ScheduledJobs struct {
 	DeadLetterQueueURL pulumi.StringOutput    `pulumi:"deadLetterQueueUrl"`
 }
 
-// ScheduledJobsArgs: the cluster's and the AppService's outputs; the app's settings the jobs reuse.
+// ScheduledJobsArgs: the jobs run the app's code in the app's runtime (cluster, roles, logs).
 type ScheduledJobsArgs struct {
-	ClusterArn           pulumi.StringInput
-	CapacityProviderName pulumi.StringInput
-	// The jobs run the app's code with the app's two roles and write to the app's log group.
-	TaskRoleArn      pulumi.StringInput
-	ExecutionRoleArn pulumi.StringInput
-	LogGroupName     pulumi.StringInput
-	// Connections to the database and cache, as the API gets them.
-	Connections Connections
-	Jobs        []JobConfig
-	Service     ServiceConfig
-	Region      string
+	Runtime AppRuntime
+	Jobs    []JobConfig
 }
 
 // NewScheduledJobs creates a dead-letter queue shared by the jobs and, per job, a task definition,
@@ -85,33 +76,17 @@ func NewScheduledJobs(ctx *pulumi.Context, name string, args *ScheduledJobsArgs,
 func (j *ScheduledJobs) job(ctx *pulumi.Context, name string, job JobConfig, args *ScheduledJobsArgs, dlq *sqs.Queue,
 	parent pulumi.ResourceOption) (*ecs.TaskDefinition, error) {
 	prefix := name + "-" + job.Name
-	svc := args.Service
-	containers := pulumi.All(args.LogGroupName, args.Connections.resolved()).ApplyT(func(v []any) (string, error) {
-		logGroup, conn := v[0].(string), v[1].(resolvedConnections)
-		return containerDefinitions(containerSpec{
-			Service:      svc,
-			Env:          withVars(withVars(withVars(svc.Env, conn.Env), job.Env), map[string]string{svc.CronFlag: "true"}),
-			Secrets:      withVars(svc.Secrets, conn.Secrets),
-			Command:      jobCommand(job),
-			CPU:          orDefault(job.CPU, svc.CPU),
-			Memory:       orDefault(job.Memory, svc.Memory),
-			StreamPrefix: "job-" + job.Name,
-			LogGroup:     logGroup,
-			Region:       args.Region,
-		})
-	}).(pulumi.StringOutput)
-	td, err := ecs.NewTaskDefinition(ctx, prefix+"-task", &ecs.TaskDefinitionArgs{
-		Family:                  pulumi.String(taskFamily(ctx.Project(), ctx.Stack(), "job-"+job.Name)),
-		NetworkMode:             pulumi.String("bridge"),
-		RequiresCompatibilities: pulumi.StringArray{pulumi.String("EC2")},
-		Cpu:                     pulumi.Sprintf("%d", orDefault(job.CPU, svc.CPU)),
-		Memory:                  pulumi.Sprintf("%d", orDefault(job.Memory, svc.Memory)),
-		TaskRoleArn:             args.TaskRoleArn,
-		ExecutionRoleArn:        args.ExecutionRoleArn,
-		ContainerDefinitions:    containers,
+	rt := args.Runtime
+	td, err := newTaskDefinition(ctx, prefix+"-task", rt, taskSpec{
+		Family:       taskFamily(ctx.Project(), ctx.Stack(), "job-"+job.Name),
+		Env:          withVars(job.Env, map[string]string{rt.Service.CronFlag: "true"}),
+		Command:      jobCommand(job),
+		CPU:          orDefault(job.CPU, rt.Service.CPU),
+		Memory:       orDefault(job.Memory, rt.Service.Memory),
+		StreamPrefix: "job-" + job.Name,
 	}, parent)
 	if err != nil {
-		return nil, fmt.Errorf("job %s: task definition: %w", job.Name, err)
+		return nil, fmt.Errorf("job %s: %w", job.Name, err)
 	}
 
 	role, err := iam.NewRole(ctx, prefix+"-scheduler-role", &iam.RoleArgs{
@@ -121,7 +96,7 @@ func (j *ScheduledJobs) job(ctx *pulumi.Context, name string, job JobConfig, arg
 	if err != nil {
 		return nil, fmt.Errorf("job %s: scheduler role: %w", job.Name, err)
 	}
-	policy := pulumi.All(td.Arn, args.ClusterArn, args.TaskRoleArn, args.ExecutionRoleArn, dlq.Arn).ApplyT(func(v []any) string {
+	policy := pulumi.All(td.Arn, rt.ClusterArn, rt.TaskRoleArn, rt.ExecutionRoleArn, dlq.Arn).ApplyT(func(v []any) string {
 		return schedulerPolicy(v[0].(string), v[1].(string), v[2].(string), v[3].(string), v[4].(string))
 	}).(pulumi.StringOutput)
 	rolePolicy, err := iam.NewRolePolicy(ctx, prefix+"-scheduler-policy", &iam.RolePolicyArgs{
@@ -139,14 +114,14 @@ func (j *ScheduledJobs) job(ctx *pulumi.Context, name string, job JobConfig, arg
 		FlexibleTimeWindow:         &scheduler.ScheduleFlexibleTimeWindowArgs{Mode: pulumi.String("OFF")},
 		State:                      pulumi.String("ENABLED"),
 		Target: &scheduler.ScheduleTargetArgs{
-			Arn:     args.ClusterArn,
+			Arn:     rt.ClusterArn,
 			RoleArn: role.Arn,
 			EcsParameters: &scheduler.ScheduleTargetEcsParametersArgs{
 				TaskDefinitionArn: td.Arn,
 				TaskCount:         pulumi.Int(1),
 				CapacityProviderStrategies: scheduler.ScheduleTargetEcsParametersCapacityProviderStrategyArray{
 					&scheduler.ScheduleTargetEcsParametersCapacityProviderStrategyArgs{
-						CapacityProvider: args.CapacityProviderName,
+						CapacityProvider: rt.CapacityProviderName,
 						Weight:           pulumi.Int(1),
 						Base:             pulumi.Int(0),
 					},

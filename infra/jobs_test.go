@@ -24,19 +24,19 @@ const twoJobs = `[
  {"name":"hourly-report","schedule":"rate(1 hour)","command":["node","dist/jobs/report.js"],"timeout":0,"memory":1024}
 ]`
 
+// testRuntime is the app's runtime as AppService and EcsCluster would hand it over.
+func testRuntime(cfg *infra.Config) infra.AppRuntime {
+	return infra.AppRuntime{
+		ClusterArn: pulumi.String(clusterArn), CapacityProviderName: pulumi.String("cluster-capacity-1"),
+		TaskRoleArn: pulumi.String(taskRoleArn), ExecutionRoleArn: pulumi.String(execRoleArn),
+		LogGroupName: pulumi.String("/ecs/ecs-api-test-api"), Service: cfg.Service, Region: cfg.Region,
+	}
+}
+
 func buildJobs(t *testing.T, overrides map[string]string) *pulumitest.Mocks {
 	t.Helper()
 	return build(t, overrides, func(ctx *pulumi.Context, cfg *infra.Config) error {
-		_, err := infra.NewScheduledJobs(ctx, "jobs", &infra.ScheduledJobsArgs{
-			ClusterArn:           pulumi.String(clusterArn),
-			CapacityProviderName: pulumi.String("cluster-capacity-1"),
-			TaskRoleArn:          pulumi.String(taskRoleArn),
-			ExecutionRoleArn:     pulumi.String(execRoleArn),
-			LogGroupName:         pulumi.String("/ecs/ecs-api-test-api"),
-			Jobs:                 cfg.Jobs,
-			Service:              cfg.Service,
-			Region:               cfg.Region,
-		})
+		_, err := infra.NewScheduledJobs(ctx, "jobs", &infra.ScheduledJobsArgs{Runtime: testRuntime(cfg), Jobs: cfg.Jobs})
 		return err
 	})
 }
@@ -196,11 +196,7 @@ func TestSchedulerRoleIsScopedToTheJob(t *testing.T) {
 func TestWorkerIsASingletonWithoutLoadBalancer(t *testing.T) {
 	worker := `{"enabled":true,"command":["node","dist/worker.js"],"env":{"QUEUE":"orders"},"memory":768}`
 	m := build(t, map[string]string{"worker": worker}, func(ctx *pulumi.Context, cfg *infra.Config) error {
-		_, err := infra.NewWorker(ctx, "worker", &infra.WorkerArgs{
-			ClusterArn: pulumi.String(clusterArn), CapacityProviderName: pulumi.String("cluster-capacity-1"),
-			TaskRoleArn: pulumi.String(taskRoleArn), ExecutionRoleArn: pulumi.String(execRoleArn),
-			LogGroupName: pulumi.String("/ecs/ecs-api-test-api"), Config: cfg.Worker, Service: cfg.Service, Region: cfg.Region,
-		})
+		_, err := infra.NewWorker(ctx, "worker", &infra.WorkerArgs{Runtime: testRuntime(cfg), Config: cfg.Worker})
 		return err
 	})
 	svc := one(t, m, "aws:ecs/service:Service")

@@ -125,33 +125,24 @@ func NewAppService(ctx *pulumi.Context, name string, args *AppServiceArgs, opts 
 		}
 	}
 
-	containers := pulumi.All(logGroup.Name, args.Connections.resolved()).ApplyT(func(v []any) (string, error) {
-		logGroupName, conn := v[0].(string), v[1].(resolvedConnections)
-		return containerDefinitions(containerSpec{
-			Service: cfg,
-			// In-process cron stays off in the replicas: scheduled jobs run once, as their own tasks.
-			Env:          withVars(withVars(cfg.Env, conn.Env), map[string]string{cfg.CronFlag: "false"}),
-			Secrets:      withVars(cfg.Secrets, conn.Secrets),
-			CPU:          cfg.CPU,
-			Memory:       cfg.Memory,
-			Port:         cfg.ContainerPort,
-			StreamPrefix: ContainerName,
-			LogGroup:     logGroupName,
-			Region:       args.Region,
-		})
-	}).(pulumi.StringOutput)
-	taskDef, err := ecs.NewTaskDefinition(ctx, name+"-task", &ecs.TaskDefinitionArgs{
-		Family:                  pulumi.String(family),
-		NetworkMode:             pulumi.String("bridge"),
-		RequiresCompatibilities: pulumi.StringArray{pulumi.String("EC2")},
-		Cpu:                     pulumi.Sprintf("%d", cfg.CPU),
-		Memory:                  pulumi.Sprintf("%d", cfg.Memory),
-		ExecutionRoleArn:        executionRole.Arn,
-		TaskRoleArn:             taskRole.Arn,
-		ContainerDefinitions:    containers,
+	taskDef, err := newTaskDefinition(ctx, name+"-task", AppRuntime{
+		TaskRoleArn:      taskRole.Arn,
+		ExecutionRoleArn: executionRole.Arn,
+		LogGroupName:     logGroup.Name,
+		Connections:      args.Connections,
+		Service:          cfg,
+		Region:           args.Region,
+	}, taskSpec{
+		Family: family,
+		// In-process cron stays off in the replicas: scheduled jobs run once, as their own tasks.
+		Env:          map[string]string{cfg.CronFlag: "false"},
+		CPU:          cfg.CPU,
+		Memory:       cfg.Memory,
+		Port:         cfg.ContainerPort,
+		StreamPrefix: ContainerName,
 	}, parent)
 	if err != nil {
-		return nil, fmt.Errorf("app service %s: task definition: %w", name, err)
+		return nil, fmt.Errorf("app service %s: %w", name, err)
 	}
 
 	serviceArgs := &ecs.ServiceArgs{

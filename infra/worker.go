@@ -16,18 +16,10 @@ type Worker struct {
 	TaskDefinitionArn pulumi.StringOutput `pulumi:"taskDefinitionArn"`
 }
 
-// WorkerArgs: the cluster's and the AppService's outputs; the app's settings the worker reuses.
+// WorkerArgs: the worker runs the app's code in the app's runtime (cluster, roles, logs).
 type WorkerArgs struct {
-	ClusterArn           pulumi.StringInput
-	CapacityProviderName pulumi.StringInput
-	TaskRoleArn          pulumi.StringInput
-	ExecutionRoleArn     pulumi.StringInput
-	LogGroupName         pulumi.StringInput
-	// Connections to the database and cache, as the API gets them.
-	Connections Connections
-	Config      WorkerConfig
-	Service     ServiceConfig
-	Region      string
+	Runtime AppRuntime
+	Config  WorkerConfig
 }
 
 // NewWorker creates the worker's task definition and service.
@@ -40,44 +32,26 @@ func NewWorker(ctx *pulumi.Context, name string, args *WorkerArgs, opts ...pulum
 		return nil, err
 	}
 	parent := pulumi.Parent(w)
-	cfg, svc := args.Config, args.Service
-	cpu, memory := orDefault(cfg.CPU, svc.CPU), orDefault(cfg.Memory, svc.Memory)
-
-	containers := pulumi.All(args.LogGroupName, args.Connections.resolved()).ApplyT(func(v []any) (string, error) {
-		logGroup, conn := v[0].(string), v[1].(resolvedConnections)
-		return containerDefinitions(containerSpec{
-			Service:      svc,
-			Env:          withVars(withVars(withVars(svc.Env, conn.Env), cfg.Env), map[string]string{svc.CronFlag: "false"}),
-			Secrets:      withVars(svc.Secrets, conn.Secrets),
-			Command:      cfg.Command,
-			CPU:          cpu,
-			Memory:       memory,
-			StreamPrefix: "worker",
-			LogGroup:     logGroup,
-			Region:       args.Region,
-		})
-	}).(pulumi.StringOutput)
-	td, err := ecs.NewTaskDefinition(ctx, name+"-task", &ecs.TaskDefinitionArgs{
-		Family:                  pulumi.String(taskFamily(ctx.Project(), ctx.Stack(), name)),
-		NetworkMode:             pulumi.String("bridge"),
-		RequiresCompatibilities: pulumi.StringArray{pulumi.String("EC2")},
-		Cpu:                     pulumi.Sprintf("%d", cpu),
-		Memory:                  pulumi.Sprintf("%d", memory),
-		TaskRoleArn:             args.TaskRoleArn,
-		ExecutionRoleArn:        args.ExecutionRoleArn,
-		ContainerDefinitions:    containers,
+	cfg, rt := args.Config, args.Runtime
+	td, err := newTaskDefinition(ctx, name+"-task", rt, taskSpec{
+		Family:       taskFamily(ctx.Project(), ctx.Stack(), name),
+		Env:          withVars(cfg.Env, map[string]string{rt.Service.CronFlag: "false"}),
+		Command:      cfg.Command,
+		CPU:          orDefault(cfg.CPU, rt.Service.CPU),
+		Memory:       orDefault(cfg.Memory, rt.Service.Memory),
+		StreamPrefix: "worker",
 	}, parent)
 	if err != nil {
-		return nil, fmt.Errorf("worker %s: task definition: %w", name, err)
+		return nil, fmt.Errorf("worker %s: %w", name, err)
 	}
 
 	service, err := ecs.NewService(ctx, name, &ecs.ServiceArgs{
-		Cluster:            args.ClusterArn,
+		Cluster:            rt.ClusterArn,
 		TaskDefinition:     td.Arn,
 		SchedulingStrategy: pulumi.String("REPLICA"),
 		DesiredCount:       pulumi.Int(1),
 		CapacityProviderStrategies: ecs.ServiceCapacityProviderStrategyArray{&ecs.ServiceCapacityProviderStrategyArgs{
-			CapacityProvider: args.CapacityProviderName, Weight: pulumi.Int(1), Base: pulumi.Int(0),
+			CapacityProvider: rt.CapacityProviderName, Weight: pulumi.Int(1), Base: pulumi.Int(0),
 		}},
 		// Never two at once: a deployment stops the old task before the new one starts.
 		DeploymentMinimumHealthyPercent: pulumi.Int(0),
@@ -87,7 +61,7 @@ func NewWorker(ctx *pulumi.Context, name string, args *WorkerArgs, opts ...pulum
 		},
 		PropagateTags:        pulumi.String("SERVICE"),
 		EnableEcsManagedTags: pulumi.Bool(true),
-		EnableExecuteCommand: pulumi.Bool(svc.EnableExecuteCommand),
+		EnableExecuteCommand: pulumi.Bool(rt.Service.EnableExecuteCommand),
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("worker %s: service: %w", name, err)
