@@ -12,6 +12,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
+	"gopkg.in/yaml.v3"
 
 	"github.com/acme/ecs-api/infra"
 	"github.com/acme/ecs-api/internal/pulumitest"
@@ -595,5 +596,57 @@ func TestSnapshots(t *testing.T) {
 				t.Error(err)
 			}
 		})
+	}
+}
+
+// TestReadmeExamplesAreValidConfig parses every YAML example of stack config in the README and
+// validates it on top of the prod stack, so the documentation cannot drift from the program.
+func TestReadmeExamplesAreValidConfig(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, prod, err := pulumitest.StackConfig(".", "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(readme), "```yaml\n")[1:]
+	checked := 0
+	for _, block := range blocks {
+		block = block[:strings.Index(block, "```")]
+		if !strings.Contains(block, "ecs-api:") {
+			continue
+		}
+		var values map[string]any
+		if err := yaml.Unmarshal([]byte(block), &values); err != nil {
+			t.Errorf("README example does not parse: %v\n%s", err, block)
+			continue
+		}
+		cfg := map[string]string{}
+		for k, v := range prod {
+			cfg[k] = v
+		}
+		for k, v := range values {
+			if !strings.HasPrefix(k, "ecs-api:") {
+				t.Errorf("README example sets %s, not a key of this project", k)
+			}
+			if s, ok := v.(string); ok {
+				cfg[k] = s
+				continue
+			}
+			b, err := json.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg[k] = string(b)
+		}
+		get := func(key string) string { return cfg["ecs-api:"+key] }
+		if _, err := infra.ParseConfig("ecs-api", "prod", "us-east-1", get); err != nil {
+			t.Errorf("README example is not valid config: %v\n%s", err, block)
+		}
+		checked++
+	}
+	if checked < 3 {
+		t.Errorf("checked %d README examples, want the scaling, data and jobs ones at least", checked)
 	}
 }
