@@ -650,3 +650,40 @@ func TestReadmeExamplesAreValidConfig(t *testing.T) {
 		t.Errorf("checked %d README examples, want the scaling, data and jobs ones at least", checked)
 	}
 }
+
+// TestCLIAcceptsOnlyImageAsRequired mirrors `pulumi up`'s own check of the stack config against
+// Pulumi.yaml: a stack needs to set nothing but the image (and region), and a wrongly typed value is
+// refused by the CLI before the program runs.
+func TestCLIAcceptsOnlyImageAsRequired(t *testing.T) {
+	dir := t.TempDir()
+	project, err := os.ReadFile("Pulumi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"Pulumi.yaml":          string(project),
+		"Pulumi.minimal.yaml":  "config:\n  aws:region: eu-west-1\n  ecs-api:image: ghcr.io/acme/api:1.0.0\n",
+		"Pulumi.noimage.yaml":  "config:\n  aws:region: eu-west-1\n",
+		"Pulumi.badtype.yaml":  "config:\n  aws:region: eu-west-1\n  ecs-api:image: ghcr.io/acme/api:1.0.0\n  ecs-api:desiredCount: many\n",
+		"Pulumi.badarray.yaml": "config:\n  aws:region: eu-west-1\n  ecs-api:image: ghcr.io/acme/api:1.0.0\n  ecs-api:jobs: {name: x}\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, cfg, err := pulumitest.StackConfig(dir, "minimal"); err != nil {
+		t.Errorf("a stack with only region and image is refused: %v", err)
+	} else if _, err := pulumitest.Run("ecs-api", "minimal", cfg, program); err != nil {
+		t.Errorf("the program refuses the defaults: %v", err)
+	}
+	for stack, want := range map[string]string{
+		"noimage":  "missing configuration value(s) image",
+		"badtype":  "'desiredCount' must be of type 'integer'",
+		"badarray": "'jobs' must be of type 'array<object>'",
+	} {
+		if _, _, err := pulumitest.StackConfig(dir, stack); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want %q", stack, err, want)
+		}
+	}
+}

@@ -22,8 +22,7 @@ const (
 // baseConfig is Pulumi.yaml's defaults plus the two values every stack must set.
 func baseConfig(t *testing.T) map[string]string {
 	t.Helper()
-	// No Pulumi.unit-test.yaml exists: the result is exactly the project defaults.
-	_, cfg, err := pulumitest.StackConfig("..", "unit-test")
+	cfg, err := pulumitest.ProjectDefaults("..")
 	if err != nil {
 		t.Fatalf("Pulumi.yaml: %v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -40,6 +41,8 @@ func Run(project, stack string, cfg map[string]string, program pulumi.RunFunc) (
 
 // StackConfig returns a stack's configuration the way the Pulumi CLI hands it to the program: the
 // project's declared defaults from Pulumi.yaml, overridden by Pulumi.<stack>.yaml, objects as JSON.
+// Like the CLI (pkg/workspace mergeConfig), it fails when the stack lacks a declared key that has
+// no default, or sets a value of the wrong type.
 func StackConfig(projectDir, stack string) (project string, cfg map[string]string, err error) {
 	proj, err := workspace.LoadProject(filepath.Join(projectDir, "Pulumi.yaml"))
 	if err != nil {
@@ -53,23 +56,94 @@ func StackConfig(projectDir, stack string) (project string, cfg map[string]strin
 	if err != nil {
 		return "", nil, fmt.Errorf("stack %s: %w (tests cannot decrypt secure values)", stack, err)
 	}
-	cfg = map[string]string{}
-	for key, decl := range proj.Config {
-		if decl.Default == nil {
+	cfg, err = defaults(proj)
+	if err != nil {
+		return "", nil, err
+	}
+	var missing []string
+	for _, name := range sortedKeys(proj.Config) {
+		decl := proj.Config[name]
+		key, err := configKey(proj, name)
+		if err != nil {
+			return "", nil, err
+		}
+		value, found, err := ps.Config.Get(key, true)
+		if err != nil {
+			return "", nil, err
+		}
+		if !found {
+			if decl.Default == nil && decl.Value == nil && key.Namespace() == string(proj.Name) {
+				missing = append(missing, name)
+			}
 			continue
 		}
-		if !strings.Contains(key, ":") {
-			key = string(proj.Name) + ":" + key
+		if decl.IsExplicitlyTyped() {
+			text, err := value.Value(config.NopDecrypter)
+			if err != nil {
+				return "", nil, err
+			}
+			var content any = text
+			if value.Object() {
+				if err := json.Unmarshal([]byte(text), &content); err != nil {
+					return "", nil, err
+				}
+			}
+			if !workspace.ValidateConfigValue(*decl.Type, decl.Items, content) {
+				return "", nil, fmt.Errorf("Stack '%s' with configuration key '%s' must be of type '%s'",
+					stack, name, workspace.InferFullTypeName(*decl.Type, decl.Items))
+			}
 		}
-		cfg[key], err = configText(decl.Default)
-		if err != nil {
-			return "", nil, fmt.Errorf("Pulumi.yaml default of %s: %w", key, err)
-		}
+	}
+	if len(missing) > 0 {
+		return "", nil, fmt.Errorf("Stack '%s' is missing configuration value(s) %s", stack, strings.Join(missing, ", "))
 	}
 	for key, value := range values {
 		cfg[key.String()] = value
 	}
 	return string(proj.Name), cfg, nil
+}
+
+// ProjectDefaults returns the defaults Pulumi.yaml declares, keyed "<namespace>:<key>".
+func ProjectDefaults(projectDir string) (map[string]string, error) {
+	proj, err := workspace.LoadProject(filepath.Join(projectDir, "Pulumi.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	return defaults(proj)
+}
+
+func defaults(proj *workspace.Project) (map[string]string, error) {
+	cfg := map[string]string{}
+	for name, decl := range proj.Config {
+		if decl.Default == nil {
+			continue
+		}
+		key, err := configKey(proj, name)
+		if err != nil {
+			return nil, err
+		}
+		if cfg[key.String()], err = configText(decl.Default); err != nil {
+			return nil, fmt.Errorf("Pulumi.yaml default of %s: %w", name, err)
+		}
+	}
+	return cfg, nil
+}
+
+// configKey namespaces a Pulumi.yaml key with the project unless it names its own namespace.
+func configKey(proj *workspace.Project, name string) (config.Key, error) {
+	if !strings.Contains(name, ":") {
+		name = string(proj.Name) + ":" + name
+	}
+	return config.ParseKey(name)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // configText renders a YAML default as the CLI passes it: scalars as text, the rest as JSON.
