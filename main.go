@@ -65,36 +65,10 @@ func program(ctx *pulumi.Context) error {
 		return err
 	}
 
-	// Shared state lives in managed services, not in any one task: every task reaches the same ones.
-	var connections []infra.Connections
-	if cfg.Database.Enabled {
-		db, err := infra.NewDatabase(ctx, "db", &infra.DatabaseArgs{
-			VpcID:                   network.VpcID,
-			PrivateSubnetIDs:        network.PrivateSubnetIDs,
-			InstanceSecurityGroupID: cluster.InstanceSecurityGroupID.ToStringOutput(),
-			Config:                  cfg.Database,
-		}, withAWS)
-		if err != nil {
-			return err
-		}
-		connections = append(connections, db.Connections())
-		ctx.Export("databaseEndpoint", pulumi.Sprintf("%s:%d", db.Address, db.Port))
-		ctx.Export("databaseSecretArn", db.SecretArn)
+	shared, err := sharedState(ctx, cfg, network, cluster, withAWS)
+	if err != nil {
+		return err
 	}
-	if cfg.Cache.Enabled {
-		cache, err := infra.NewCache(ctx, "cache", &infra.CacheArgs{
-			VpcID:                   network.VpcID,
-			PrivateSubnetIDs:        network.PrivateSubnetIDs,
-			InstanceSecurityGroupID: cluster.InstanceSecurityGroupID.ToStringOutput(),
-			Config:                  cfg.Cache,
-		}, withAWS)
-		if err != nil {
-			return err
-		}
-		connections = append(connections, cache.Connections())
-		ctx.Export("cacheEndpoint", pulumi.Sprintf("%s:%d", cache.Address, cache.Port))
-	}
-	shared := infra.MergeConnections(connections...)
 
 	appArgs := &infra.AppServiceArgs{
 		ClusterArn:            cluster.ClusterArn,
@@ -172,4 +146,39 @@ func program(ctx *pulumi.Context) error {
 	ctx.Export("capacityProviderName", cluster.CapacityProviderName)
 	ctx.Export("region", pulumi.String(cfg.Region))
 	return nil
+}
+
+// sharedState creates the database and the cache the config enables, and returns how the app's
+// containers reach them. State lives in managed services, not in any one task, so every task sees the same.
+func sharedState(ctx *pulumi.Context, cfg *infra.Config, network *infra.Network, cluster *infra.EcsCluster,
+	opts ...pulumi.ResourceOption) (infra.Connections, error) {
+	var connections []infra.Connections
+	if cfg.Database.Enabled {
+		db, err := infra.NewDatabase(ctx, "db", &infra.DatabaseArgs{
+			VpcID:                   network.VpcID,
+			PrivateSubnetIDs:        network.PrivateSubnetIDs,
+			InstanceSecurityGroupID: cluster.InstanceSecurityGroupID.ToStringOutput(),
+			Config:                  cfg.Database,
+		}, opts...)
+		if err != nil {
+			return infra.Connections{}, err
+		}
+		connections = append(connections, db.Connections())
+		ctx.Export("databaseEndpoint", pulumi.Sprintf("%s:%d", db.Address, db.Port))
+		ctx.Export("databaseSecretArn", db.SecretArn)
+	}
+	if cfg.Cache.Enabled {
+		cache, err := infra.NewCache(ctx, "cache", &infra.CacheArgs{
+			VpcID:                   network.VpcID,
+			PrivateSubnetIDs:        network.PrivateSubnetIDs,
+			InstanceSecurityGroupID: cluster.InstanceSecurityGroupID.ToStringOutput(),
+			Config:                  cfg.Cache,
+		}, opts...)
+		if err != nil {
+			return infra.Connections{}, err
+		}
+		connections = append(connections, cache.Connections())
+		ctx.Export("cacheEndpoint", pulumi.Sprintf("%s:%d", cache.Address, cache.Port))
+	}
+	return infra.MergeConnections(connections...), nil
 }
