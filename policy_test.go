@@ -9,6 +9,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
+	"github.com/acme/ecs-api/internal/pulumitest"
 	"github.com/acme/ecs-api/policy"
 )
 
@@ -135,7 +136,9 @@ func TestPolicyControlsCatchViolations(t *testing.T) {
 		"ELB.13": func(s *policy.Stack) {
 			set(find(s, tLB, "web").Inputs, "subnets", resource.NewArrayProperty([]resource.PropertyValue{str("a")}))
 		},
-		"ELB.1": func(s *policy.Stack) {},
+		// Waived in prod, so failing already is the point (see TestPolicySuite and TestWebACLSatisfiesELB16).
+		"ELB.1":  func(s *policy.Stack) {},
+		"ELB.16": func(s *policy.Stack) {},
 		"ELB.17": func(s *policy.Stack) {
 			addResource(s, tListener, "old-tls", map[string]any{"loadBalancerArn": "lb", "protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-2016-08"})
 		},
@@ -252,7 +255,7 @@ func TestPolicyControlsCatchViolations(t *testing.T) {
 	}
 	for id, breakIt := range cases {
 		t.Run(id, func(t *testing.T) {
-			if id != "ELB.1" && reported(baseline, id) {
+			if id != "ELB.1" && id != "ELB.16" && reported(baseline, id) {
 				t.Fatalf("%s fails before the break: %v", id, baseline.Violations)
 			}
 			s := policyStack("prod", runStack(t, "prod"))
@@ -273,11 +276,11 @@ func TestPolicyWaivers(t *testing.T) {
 	if _, err := policy.Evaluate(s, map[string]string{"ELB.99": "typo"}); err == nil || !strings.Contains(err.Error(), "ELB.99") {
 		t.Errorf("unknown waiver id: error %v", err)
 	}
-	res, err := policy.Evaluate(s, map[string]string{"ELB.1": "no certificate yet", "RDS.2": "never needed"})
+	res, err := policy.Evaluate(s, map[string]string{"ELB.1": "no certificate yet", "ELB.16": "no web ACL yet", "RDS.2": "never needed"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Waived["ELB.1"]) != 1 || len(res.Violations) != 0 {
+	if len(res.Waived["ELB.1"]) != 1 || len(res.Waived["ELB.16"]) != 1 || len(res.Violations) != 0 {
 		t.Errorf("waived %v, violations %v", res.Waived, res.Violations)
 	}
 	if strings.Join(res.Unused, ",") != "RDS.2" {
@@ -286,5 +289,27 @@ func TestPolicyWaivers(t *testing.T) {
 	dev := policyStack("dev", runStack(t, "dev"))
 	if res, _ := policy.Evaluate(dev, nil); len(res.Violations) != 0 {
 		t.Errorf("production-only controls ran on dev: %v", res.Violations)
+	}
+}
+
+// TestWebACLSatisfiesELB16 shows the control passing once a web ACL is configured.
+func TestWebACLSatisfiesELB16(t *testing.T) {
+	project, cfg, err := pulumitest.StackConfig(".", "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg["ecs-api:webAclArn"] = "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/api/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"
+	m, err := pulumitest.Run(project, "prod", cfg, program)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := policy.Evaluate(policyStack("prod", m), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range res.Violations {
+		if v.Control == "ELB.16" {
+			t.Errorf("ELB.16 still fails with a web ACL: %v", v)
+		}
 	}
 }

@@ -48,10 +48,12 @@ type NetworkConfig struct {
 
 // LoadBalancerConfig shapes the ALB, its listeners and its target group.
 type LoadBalancerConfig struct {
-	CertificateArn      string // empty: HTTP only
-	IdleTimeout         int
-	DeletionProtection  bool
-	AccessLogs          bool
+	CertificateArn     string // empty: HTTP only
+	IdleTimeout        int
+	DeletionProtection bool
+	AccessLogs         bool
+	// WebACLArn is an existing regional WAF web ACL to associate; empty for none.
+	WebACLArn           string
 	DeregistrationDelay int
 	HealthCheck         HealthCheckConfig
 }
@@ -141,7 +143,7 @@ var Keys = []string{
 	"healthyThreshold", "unhealthyThreshold", "healthCheckGracePeriod", "deregistrationDelay",
 	"stopTimeout", "logRetentionDays", "enableExecuteCommand", "readonlyRootFilesystem",
 	"instanceType", "minInstances", "maxInstances", "desiredInstances", "rootVolumeSize",
-	"vpcCidr", "azCount", "natGateways", "certificateArn", "idleTimeout", "deletionProtection", "accessLogs", "tags",
+	"vpcCidr", "azCount", "natGateways", "certificateArn", "idleTimeout", "deletionProtection", "accessLogs", "webAclArn", "tags",
 	"autoscaling", "capacity", "alarms", "cronFlag", "jobs", "worker", "database", "cache",
 	"containerUser", "policyWaivers",
 }
@@ -170,6 +172,7 @@ func ParseConfig(project, stack, region string, get func(key string) string) (*C
 			IdleTimeout:         l.integer("idleTimeout"),
 			DeletionProtection:  l.boolean("deletionProtection"),
 			AccessLogs:          l.boolean("accessLogs"),
+			WebACLArn:           l.optionalStr("webAclArn"),
 			DeregistrationDelay: l.integer("deregistrationDelay"),
 			HealthCheck: HealthCheckConfig{
 				Path:               l.str("healthCheckPath"),
@@ -328,6 +331,7 @@ var (
 	imageRef          = regexp.MustCompile(`^[a-z0-9][a-z0-9._\-/:]*[a-z0-9](:[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}|@sha256:[a-f0-9]{64})$`)
 	imageTag          = regexp.MustCompile(`:([A-Za-z0-9_][A-Za-z0-9_.\-]{0,127})$`)
 	secretLookingName = regexp.MustCompile(`(?i)(PASSWORD|PASSWD|SECRET|TOKEN|KEY|CREDENTIAL)`)
+	webACLArn         = regexp.MustCompile(`^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:[0-9]{12}:regional/webacl/[A-Za-z0-9_-]{1,128}/[0-9a-f-]{36}$`)
 	certificateArn    = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$`)
 	ssmParameterArn   = regexp.MustCompile(`^arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9_.\-/]+$`)
 	// Secrets Manager ARNs may carry ECS's ":json-key:version-stage:version-id" suffix; "!" appears in
@@ -369,6 +373,9 @@ func (c *Config) Validate() error {
 	lb := c.LoadBalancer
 	if lb.CertificateArn != "" && !certificateArn.MatchString(lb.CertificateArn) {
 		fail("certificateArn", "must be an ACM certificate ARN like arn:aws:acm:<region>:<account>:certificate/<id> (got %q)", lb.CertificateArn)
+	}
+	if lb.WebACLArn != "" && !webACLArn.MatchString(lb.WebACLArn) {
+		fail("webAclArn", "must be a regional WAFv2 web ACL ARN like arn:aws:wafv2:<region>:<account>:regional/webacl/<name>/<id> (got %q)", lb.WebACLArn)
 	}
 	between("idleTimeout", lb.IdleTimeout, 1, 4000)
 	between("deregistrationDelay", lb.DeregistrationDelay, 0, 3600)

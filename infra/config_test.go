@@ -123,6 +123,8 @@ func TestConfigRejectsBadInputNamingTheKey(t *testing.T) {
 		{name: "cache failover without replica", overrides: map[string]string{"cache": `{"enabled":true,"replicas":0,"automaticFailover":true}`}, key: "cache.automaticFailover:"},
 		{name: "cache too many replicas", overrides: map[string]string{"cache": `{"enabled":true,"replicas":6}`}, key: "cache.replicas:"},
 		{name: "secret overrides redis password", overrides: map[string]string{"cache": cacheOn, "secrets": `{"REDIS_PASSWORD":"` + ssmSecret + `"}`}, key: "secrets:"},
+		{name: "web ACL of WAF classic", overrides: map[string]string{"webAclArn": "arn:aws:waf::123456789012:webacl/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"}, key: "webAclArn:"},
+		{name: "global web ACL", overrides: map[string]string{"webAclArn": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/api/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"}, key: "webAclArn:"},
 		{name: "container user root", overrides: map[string]string{"containerUser": "root"}, key: "containerUser:"},
 		{name: "container user uid 0", overrides: map[string]string{"containerUser": "0:0"}, key: "containerUser:"},
 		{name: "container user with spaces", overrides: map[string]string{"containerUser": "app user"}, key: "containerUser:"},

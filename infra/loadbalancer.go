@@ -121,6 +121,12 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args *LoadBalancerArgs, o
 		return nil, fmt.Errorf("load balancer %s: alb: %w", name, err)
 	}
 
+	if cfg.WebACLArn != "" {
+		if err := associateWebACL(ctx, name+"-waf", alb.Arn, cfg.WebACLArn, parent); err != nil {
+			return nil, fmt.Errorf("load balancer %s: web ACL: %w", name, err)
+		}
+	}
+
 	hc := cfg.HealthCheck
 	tg, err := lb.NewTargetGroup(ctx, name+"-tg", &lb.TargetGroupArgs{
 		// With target type instance, ECS registers each task's dynamic host port; this port is unused.

@@ -229,3 +229,18 @@ func TestAccessLogsGoToAPrivateEncryptedBucketOfTheStack(t *testing.T) {
 		t.Error("a stack without deletion protection cannot be destroyed while its log bucket has objects")
 	}
 }
+
+func TestWebACLIsAssociatedOnlyWhenConfigured(t *testing.T) {
+	acl := "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/api/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"
+	m := buildLoadBalancer(t, map[string]string{"webAclArn": acl})
+	assoc := one(t, m, "aws:wafv2/webAclAssociation:WebAclAssociation")
+	if assoc.Str("resourceArn") != one(t, m, "aws:lb/loadBalancer:LoadBalancer").Out("arn") || assoc.Str("webAclArn") != acl {
+		t.Errorf("association %v, want the web ACL on the load balancer", assoc.Inputs)
+	}
+	if parentType(assoc) != project+":infra:LoadBalancer" {
+		t.Errorf("association parent %q", parentType(assoc))
+	}
+	if n := len(buildLoadBalancer(t, nil).OfType("aws:wafv2/webAclAssociation:WebAclAssociation")); n != 0 {
+		t.Errorf("%d associations without webAclArn", n)
+	}
+}

@@ -109,6 +109,21 @@ var loadBalancerControls = []Control{
 		},
 	},
 	{
+		ID: "ELB.16", Title: "A WAF web ACL filters the load balancer's traffic", Severity: Medium, ProductionOnly: true,
+		Satisfied: "webAclArn: an existing web ACL associated with the load balancer",
+		Check: func(s *Stack, report Reporter) {
+			for _, lb := range s.OfType(typeLoadBalancer) {
+				protected := false
+				for _, a := range s.OfType(typeWebACLAssociation) {
+					protected = protected || (a.Str("resourceArn") == lb.Out("arn") && a.Str("webAclArn") != "")
+				}
+				if !protected {
+					report(lb, "webAcl", "no WAF web ACL is associated")
+				}
+			}
+		},
+	},
+	{
 		ID: "ELB.1", Title: "Plain HTTP only redirects to HTTPS", Severity: Medium, ProductionOnly: true,
 		Satisfied: "certificateArn: the HTTP listener answers with a 301 to HTTPS",
 		Check: func(s *Stack, report Reporter) {
