@@ -1,19 +1,5 @@
 package policy
 
-// boolControl is a control that one boolean input of every resource of a type must have as want.
-func boolControl(id, title string, severity Severity, prodOnly bool, typ, property string, want bool, satisfied string) Control {
-	return Control{
-		ID: id, Title: title, Severity: severity, ProductionOnly: prodOnly, Satisfied: satisfied,
-		Check: func(s *Stack, report Reporter) {
-			for _, r := range s.OfType(typ) {
-				if r.Bool(property) != want {
-					report(r, property, "is not %v", want)
-				}
-			}
-		},
-	}
-}
-
 var dataControls = []Control{
 	boolControl("RDS.2", "The database is not publicly accessible", Critical, false, typeDBInstance, "publiclyAccessible", false, "publiclyAccessible: false, private subnets"),
 	boolControl("RDS.3", "The database's storage is encrypted", Medium, false, typeDBInstance, "storageEncrypted", true, "storageEncrypted: true"),

@@ -40,17 +40,8 @@ func grantsELBDelivery(p *Resource) bool {
 }
 
 var loadBalancerControls = []Control{
-	{
-		ID: "ELB.4", Title: "The load balancer drops invalid HTTP headers", Severity: Medium,
-		Satisfied: "dropInvalidHeaderFields: true",
-		Check: func(s *Stack, report Reporter) {
-			for _, lb := range s.OfType(typeLoadBalancer) {
-				if !lb.Bool("dropInvalidHeaderFields") {
-					report(lb, "dropInvalidHeaderFields", "is not true")
-				}
-			}
-		},
-	},
+	boolControl("ELB.4", "The load balancer drops invalid HTTP headers", Medium, false, typeLoadBalancer,
+		"dropInvalidHeaderFields", true, "dropInvalidHeaderFields: true"),
 	{
 		ID: "ELB.12", Title: "Desync mitigation is defensive or strictest", Severity: Medium,
 		Satisfied: "desyncMitigationMode: defensive",
@@ -86,17 +77,8 @@ var loadBalancerControls = []Control{
 			}
 		},
 	},
-	{
-		ID: "ELB.6", Title: "Deletion protection is on", Severity: Medium, ProductionOnly: true,
-		Satisfied: "deletionProtection: true",
-		Check: func(s *Stack, report Reporter) {
-			for _, lb := range s.OfType(typeLoadBalancer) {
-				if !lb.Bool("enableDeletionProtection") {
-					report(lb, "enableDeletionProtection", "is not true")
-				}
-			}
-		},
-	},
+	boolControl("ELB.6", "Deletion protection is on", Medium, true, typeLoadBalancer,
+		"enableDeletionProtection", true, "deletionProtection: true"),
 	{
 		ID: "ELB.13", Title: "The load balancer spans at least two availability zones", Severity: Medium,
 		Satisfied: "one public subnet per AZ, azCount >= 2",

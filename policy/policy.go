@@ -114,3 +114,17 @@ func Evaluate(s *Stack, waivers map[string]string) (Result, error) {
 	sort.Strings(res.Unused)
 	return res, nil
 }
+
+// boolControl is a control that one boolean input of every resource of a type must have as want.
+func boolControl(id, title string, severity Severity, prodOnly bool, typ, property string, want bool, satisfied string) Control {
+	return Control{
+		ID: id, Title: title, Severity: severity, ProductionOnly: prodOnly, Satisfied: satisfied,
+		Check: func(s *Stack, report Reporter) {
+			for _, r := range s.OfType(typ) {
+				if r.Bool(property) != want {
+					report(r, property, "is not %v", want)
+				}
+			}
+		},
+	}
+}
