@@ -101,9 +101,6 @@ type ServiceConfig struct {
 	CronFlag string
 }
 
-// HTTPS reports whether the load balancer terminates TLS.
-func (c *Config) HTTPS() bool { return c.LoadBalancer.CertificateArn != "" }
-
 // AllTags is what every taggable resource carries: the user's tags plus project, stack and managed-by,
 // which win over user tags of the same name so cost reports cannot be mislabelled.
 func (c *Config) AllTags() map[string]string {

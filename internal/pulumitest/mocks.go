@@ -211,13 +211,3 @@ func (m *Mocks) Named(typ, name string) *Resource {
 	}
 	return nil
 }
-
-// ByURN returns the resource with that URN, or nil.
-func (m *Mocks) ByURN(urn string) *Resource {
-	for _, r := range m.Resources() {
-		if r.URN == urn {
-			return r
-		}
-	}
-	return nil
-}
