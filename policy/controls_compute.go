@@ -38,40 +38,14 @@ var computeControls = []Control{
 			}
 		},
 	},
-	{
-		ID: "AutoScaling.5", Title: "Instances get no public IP address", Severity: High,
-		Satisfied: "launch template network interface associatePublicIpAddress: \"false\"",
-		Check: func(s *Stack, report Reporter) {
-			for _, lt := range s.OfType(typeLaunchTemplate) {
-				if lt.Len("networkInterfaces") == 0 {
-					report(lt, "networkInterfaces", "declares no interface, so the subnet's public IP setting applies")
-				}
-				for i := 0; i < lt.Len("networkInterfaces"); i++ {
-					p := fmt.Sprintf("networkInterfaces.%d.associatePublicIpAddress", i)
-					if lt.Str(p) != "false" {
-						report(lt, p, "is %q, not \"false\"", lt.Str(p))
-					}
-				}
-			}
-		},
-	},
-	{
-		ID: "EC2.3", Title: "EBS volumes are encrypted", Severity: Medium,
-		Satisfied: "launch template root volume encrypted: \"true\"",
-		Check: func(s *Stack, report Reporter) {
-			for _, lt := range s.OfType(typeLaunchTemplate) {
-				if lt.Len("blockDeviceMappings") == 0 {
-					report(lt, "blockDeviceMappings", "declares no volume, so encryption depends on account defaults")
-				}
-				for i := 0; i < lt.Len("blockDeviceMappings"); i++ {
-					p := fmt.Sprintf("blockDeviceMappings.%d.ebs.encrypted", i)
-					if lt.Str(p) != "true" {
-						report(lt, p, "is %q, not \"true\"", lt.Str(p))
-					}
-				}
-			}
-		},
-	},
+	launchTemplateListControl("AutoScaling.5", "Instances get no public IP address", High,
+		"launch template network interface associatePublicIpAddress: \"false\"",
+		"networkInterfaces", "associatePublicIpAddress", "false",
+		"declares no interface, so the subnet's public IP setting applies"),
+	launchTemplateListControl("EC2.3", "EBS volumes are encrypted", Medium,
+		"launch template root volume encrypted: \"true\"",
+		"blockDeviceMappings", "ebs.encrypted", "true",
+		"declares no volume, so encryption depends on account defaults"),
 	{
 		ID: "AutoScaling.2", Title: "Auto Scaling groups span at least two availability zones", Severity: Medium,
 		Satisfied: "vpcZoneIdentifiers: one private subnet per AZ",
@@ -200,6 +174,28 @@ var computeControls = []Control{
 			}
 		},
 	},
+}
+
+// launchTemplateListControl requires every element of a launch template list (network interfaces,
+// block devices) to set field to want, which pulumi-aws v6 takes as a string; an empty list fails too,
+// since AWS then applies a default the stack does not control.
+func launchTemplateListControl(id, title string, severity Severity, satisfied, list, field, want, emptyProblem string) Control {
+	return Control{
+		ID: id, Title: title, Severity: severity, Satisfied: satisfied,
+		Check: func(s *Stack, report Reporter) {
+			for _, lt := range s.OfType(typeLaunchTemplate) {
+				if lt.Len(list) == 0 {
+					report(lt, list, "%s", emptyProblem)
+				}
+				for i := 0; i < lt.Len(list); i++ {
+					p := fmt.Sprintf("%s.%d.%s", list, i, field)
+					if lt.Str(p) != want {
+						report(lt, p, "is %q, not %q", lt.Str(p), want)
+					}
+				}
+			}
+		},
+	}
 }
 
 // forEachContainer calls f for each container of each task definition, reporting unparsable ones.
