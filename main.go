@@ -65,7 +65,7 @@ func program(ctx *pulumi.Context) error {
 		return err
 	}
 
-	shared, err := sharedState(ctx, cfg, network, cluster, withAWS)
+	shared, db, err := sharedState(ctx, cfg, network, cluster, withAWS)
 	if err != nil {
 		return err
 	}
@@ -111,6 +111,7 @@ func program(ctx *pulumi.Context) error {
 		CapacityProviderName: cluster.CapacityProviderName,
 		TaskRoleArn:          app.TaskRoleArn,
 		ExecutionRoleArn:     app.ExecutionRoleArn,
+		RolePolicies:         app.RolePolicies,
 		LogGroupName:         app.LogGroupName,
 		Connections:          shared,
 		Service:              cfg.Service,
@@ -125,12 +126,27 @@ func program(ctx *pulumi.Context) error {
 		ctx.Export("jobDeadLetterQueueUrl", jobs.DeadLetterQueueURL)
 	}
 
+	// Services whose tasks read the database password when they start.
+	readers := []pulumi.StringInput{app.ServiceName}
 	if cfg.Worker.Enabled {
 		worker, err := infra.NewWorker(ctx, "worker", &infra.WorkerArgs{Runtime: runtime, Config: cfg.Worker}, withAWS)
 		if err != nil {
 			return err
 		}
+		readers = append(readers, worker.ServiceName)
 		ctx.Export("workerServiceName", worker.ServiceName)
+	}
+
+	// RDS rotates the master password; tasks read it once, at start, so a rotation redeploys them.
+	if db != nil {
+		if _, err := infra.NewRedeployOnRotation(ctx, "db-rotation", &infra.RedeployOnRotationArgs{
+			SecretArn:    db.SecretArn,
+			ClusterArn:   cluster.ClusterArn,
+			ServiceNames: readers,
+			Partition:    cfg.Partition(),
+		}, withAWS); err != nil {
+			return err
+		}
 	}
 
 	ctx.Export("url", alb.URL)
@@ -149,19 +165,22 @@ func program(ctx *pulumi.Context) error {
 }
 
 // sharedState creates the database and the cache the config enables, and returns how the app's
-// containers reach them. State lives in managed services, not in any one task, so every task sees the same.
+// containers reach them, and the database (nil without one). State lives in managed services, not
+// in any one task, so every task sees the same.
 func sharedState(ctx *pulumi.Context, cfg *infra.Config, network *infra.Network, cluster *infra.EcsCluster,
-	opts ...pulumi.ResourceOption) (infra.Connections, error) {
+	opts ...pulumi.ResourceOption) (infra.Connections, *infra.Database, error) {
 	var connections []infra.Connections
+	var db *infra.Database
 	if cfg.Database.Enabled {
-		db, err := infra.NewDatabase(ctx, "db", &infra.DatabaseArgs{
+		var err error
+		db, err = infra.NewDatabase(ctx, "db", &infra.DatabaseArgs{
 			VpcID:                   network.VpcID,
 			PrivateSubnetIDs:        network.PrivateSubnetIDs,
 			InstanceSecurityGroupID: cluster.InstanceSecurityGroupID.ToStringOutput(),
 			Config:                  cfg.Database,
 		}, opts...)
 		if err != nil {
-			return infra.Connections{}, err
+			return infra.Connections{}, nil, err
 		}
 		connections = append(connections, db.Connections())
 		ctx.Export("databaseEndpoint", pulumi.Sprintf("%s:%d", db.Address, db.Port))
@@ -175,10 +194,10 @@ func sharedState(ctx *pulumi.Context, cfg *infra.Config, network *infra.Network,
 			Config:                  cfg.Cache,
 		}, opts...)
 		if err != nil {
-			return infra.Connections{}, err
+			return infra.Connections{}, nil, err
 		}
 		connections = append(connections, cache.Connections())
 		ctx.Export("cacheEndpoint", pulumi.Sprintf("%s:%d", cache.Address, cache.Port))
 	}
-	return infra.MergeConnections(connections...), nil
+	return infra.MergeConnections(connections...), db, nil
 }

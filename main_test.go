@@ -86,13 +86,15 @@ func TestStackFilesComeOutAsConfigured(t *testing.T) {
 		{
 			stack: "dev", azs: 2, tasks: 2, minInst: 2, maxIn: 3, instanceType: "t3.small", nat: "Single",
 			env: map[string]string{"NODE_ENV": "development", "LOG_LEVEL": "debug", "CRON_ENABLED": "false",
-				"DB_HOST": "db.abcdefghijkl.us-east-1.rds.amazonaws.com", "DB_PORT": "5432", "DB_NAME": "app"},
+				"DB_HOST": "db.abcdefghijkl.us-east-1.rds.amazonaws.com", "DB_PORT": "5432", "DB_NAME": "app",
+				"DB_SSL": "true", "DB_SSL_CA": infra.RDSCABundlePath, "PGSSLMODE": "verify-full"},
 			deletionProtection: false, exec: true, logRetention: 7,
 		},
 		{
-			stack: "prod", azs: 3, tasks: 3, minInst: 3, maxIn: 9, instanceType: "m6i.large", nat: "OnePerAz",
+			stack: "prod", azs: 3, tasks: 3, minInst: 3, maxIn: 11, instanceType: "m6i.large", nat: "OnePerAz",
 			env: map[string]string{"NODE_ENV": "production", "LOG_LEVEL": "info", "CRON_ENABLED": "false",
 				"DB_HOST": "db.abcdefghijkl.us-east-1.rds.amazonaws.com", "DB_PORT": "5432", "DB_NAME": "app",
+				"DB_SSL": "true", "DB_SSL_CA": infra.RDSCABundlePath, "PGSSLMODE": "verify-full",
 				"REDIS_HOST": "master.cache.abcdef.us-east-1.cache.amazonaws.com", "REDIS_PORT": "6379", "REDIS_TLS": "true"},
 			deletionProtection: true, exec: false, logRetention: 90,
 		},

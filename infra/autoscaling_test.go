@@ -215,6 +215,11 @@ func TestWarmPoolOnlyWhenConfigured(t *testing.T) {
 	if asg.Str("warmPool.poolState") != "Stopped" || asg.Num("warmPool.minSize") != 1 || asg.Num("warmPool.maxGroupPreparedCapacity") != 5 {
 		t.Errorf("warm pool %v", asg.Inputs["warmPool"])
 	}
+	// "Configuring pre-initialized instances for your Amazon ECS Auto Scaling group": a warm pool for
+	// ECS cannot set ReuseOnScaleIn.
+	if asg.Has("warmPool.instanceReusePolicy") {
+		t.Errorf("warm pool sets an instance reuse policy, which ECS does not support: %v", asg.Inputs["warmPool"])
+	}
 	script, _ := base64.StdEncoding.DecodeString(one(t, m, "aws:ec2/launchTemplate:LaunchTemplate").Str("userData"))
 	if !strings.Contains(string(script), "ECS_WARM_POOLS_CHECK=true\n") {
 		t.Error("instances in the warm pool would register with the cluster: ECS_WARM_POOLS_CHECK is missing")

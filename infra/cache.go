@@ -1,8 +1,6 @@
 package infra
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
@@ -141,9 +139,9 @@ func (c *Cache) Connections() Connections {
 // newAuthToken draws 32 random bytes as 64 hex characters, within ElastiCache's 16-128 printable
 // characters and free of the characters it forbids.
 func newAuthToken() (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
+	token, err := randomHex(32)
+	if err != nil {
 		return "", fmt.Errorf("auth token: %w", err)
 	}
-	return hex.EncodeToString(b), nil
+	return token, nil
 }

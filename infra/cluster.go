@@ -101,18 +101,24 @@ func NewEcsCluster(ctx *pulumi.Context, name string, args *EcsClusterArgs, opts 
 	if err != nil {
 		return nil, fmt.Errorf("ecs cluster %s: instance role: %w", name, err)
 	}
-	for suffix, policy := range map[string]string{
-		"ecs": "service-role/AmazonEC2ContainerServiceforEC2Role",
+	// Instances start only once their role may register with the cluster and pull images: the
+	// Auto Scaling groups wait for these attachments.
+	var instancePolicies []pulumi.Resource
+	for _, p := range []struct{ suffix, policy string }{
+		{"ecs", "service-role/AmazonEC2ContainerServiceforEC2Role"},
 		// Shell access through Session Manager, so the instances need no SSH port and no key pair.
-		"ssm": "AmazonSSMManagedInstanceCore",
+		{"ssm", "AmazonSSMManagedInstanceCore"},
 	} {
-		if _, err := iam.NewRolePolicyAttachment(ctx, name+"-instance-"+suffix, &iam.RolePolicyAttachmentArgs{
+		attachment, err := iam.NewRolePolicyAttachment(ctx, name+"-instance-"+p.suffix, &iam.RolePolicyAttachmentArgs{
 			Role:      role.Name,
-			PolicyArn: pulumi.String(managedPolicyArn(args.Partition, policy)),
-		}, parent); err != nil {
-			return nil, fmt.Errorf("ecs cluster %s: instance policy %s: %w", name, policy, err)
+			PolicyArn: pulumi.String(managedPolicyArn(args.Partition, p.policy)),
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("ecs cluster %s: instance policy %s: %w", name, p.policy, err)
 		}
+		instancePolicies = append(instancePolicies, attachment)
 	}
+	afterPolicies := pulumi.DependsOn(instancePolicies)
 	profile, err := iam.NewInstanceProfile(ctx, name+"-instance-profile", &iam.InstanceProfileArgs{
 		Role: role.Name,
 	}, parent)
@@ -217,7 +223,7 @@ func NewEcsCluster(ctx *pulumi.Context, name string, args *EcsClusterArgs, opts 
 	if cfg.Capacity.WarmPool.Enabled {
 		asgArgs.WarmPool = warmPool(cfg.Capacity.WarmPool)
 	}
-	asg, err := autoscaling.NewGroup(ctx, name+"-asg", asgArgs, parent,
+	asg, err := autoscaling.NewGroup(ctx, name+"-asg", asgArgs, parent, afterPolicies,
 		// ECS managed scaling owns the desired capacity once the group exists.
 		pulumi.IgnoreChanges([]string{"desiredCapacity"}))
 	if err != nil {
@@ -236,8 +242,9 @@ func NewEcsCluster(ctx *pulumi.Context, name string, args *EcsClusterArgs, opts 
 			Base:             pulumi.Int(0),
 		},
 	}
+	var spotCP *ecs.CapacityProvider
 	if spot := cfg.Capacity.Spot; spot.Enabled {
-		spotCP, err := c.spotCapacity(ctx, name, args, lt, tags, parent)
+		spotCP, err = c.spotCapacity(ctx, name, args, lt, tags, parent, afterPolicies)
 		if err != nil {
 			return nil, err
 		}
@@ -267,9 +274,13 @@ func NewEcsCluster(ctx *pulumi.Context, name string, args *EcsClusterArgs, opts 
 	c.ClusterArn = pulumi.All(attachment.ClusterName, cluster.Arn).ApplyT(func(v []any) string {
 		return v[1].(string)
 	}).(pulumi.StringOutput)
-	c.CapacityProviderName = attachment.CapacityProviders.Index(pulumi.Int(0))
-	if cfg.Capacity.Spot.Enabled {
-		c.SpotCapacityProviderName = attachment.CapacityProviders.Index(pulumi.Int(1))
+	// Each capacity provider's name comes from its own resource, never by position from the
+	// association: the provider keeps capacityProviders as a set and may return it in another order
+	// (pulumi/pulumi-terraform-bridge#2478), which would put the on-demand base on Spot. The names
+	// still resolve only once the association exists, so services using them wait for it.
+	c.CapacityProviderName = afterAssociation(attachment, cp.Name)
+	if spotCP != nil {
+		c.SpotCapacityProviderName = afterAssociation(attachment, spotCP.Name)
 	}
 	c.InstanceSecurityGroupID = sg.ID()
 	c.AutoScalingGroupName = asg.Name
@@ -281,6 +292,14 @@ func NewEcsCluster(ctx *pulumi.Context, name string, args *EcsClusterArgs, opts 
 		"instanceSecurityGroupId":  c.InstanceSecurityGroupID,
 		"autoScalingGroupName":     c.AutoScalingGroupName,
 	})
+}
+
+// afterAssociation is a capacity provider's own name, resolved only once the cluster association
+// exists: ECS refuses a service or task whose capacity provider the cluster does not have yet.
+func afterAssociation(association *ecs.ClusterCapacityProviders, name pulumi.StringOutput) pulumi.StringOutput {
+	return pulumi.All(association.ClusterName, name).ApplyT(func(v []any) string {
+		return v[1].(string)
+	}).(pulumi.StringOutput)
 }
 
 // capacityProvider lets ECS scale an Auto Scaling group to fit the tasks it needs to place.
@@ -306,7 +325,7 @@ func capacityProvider(ctx *pulumi.Context, name string, asg *autoscaling.Group, 
 // spotCapacity is a second group of Spot instances over several types from the same launch
 // template, with its own capacity provider; ECS drains an instance on its interruption notice.
 func (c *EcsCluster) spotCapacity(ctx *pulumi.Context, name string, args *EcsClusterArgs, lt *ec2.LaunchTemplate,
-	tags map[string]string, parent pulumi.ResourceOption) (*ecs.CapacityProvider, error) {
+	tags map[string]string, parent, afterPolicies pulumi.ResourceOption) (*ecs.CapacityProvider, error) {
 	spot := args.Config.Capacity.Spot
 	overrides := autoscaling.GroupMixedInstancesPolicyLaunchTemplateOverrideArray{}
 	for _, it := range spot.InstanceTypes {
@@ -347,7 +366,7 @@ func (c *EcsCluster) spotCapacity(ctx *pulumi.Context, name string, args *EcsClu
 			},
 		},
 		Tags: asgTags(tags),
-	}, parent, pulumi.IgnoreChanges([]string{"desiredCapacity"}))
+	}, parent, afterPolicies, pulumi.IgnoreChanges([]string{"desiredCapacity"}))
 	if err != nil {
 		return nil, fmt.Errorf("ecs cluster %s: spot auto scaling group: %w", name, err)
 	}
@@ -359,14 +378,13 @@ func (c *EcsCluster) spotCapacity(ctx *pulumi.Context, name string, args *EcsClu
 }
 
 // warmPool keeps stopped instances that were already launched and initialised, so a scale-out only
-// has to start them.
+// has to start them. No instance reuse policy: ECS's guide "Configuring pre-initialized instances for
+// your Amazon ECS Auto Scaling group" says a warm pool for ECS cannot set ReuseOnScaleIn; instances
+// that scale in are terminated, and the pool refills with new ones.
 func warmPool(cfg WarmPoolConfig) *autoscaling.GroupWarmPoolArgs {
 	pool := &autoscaling.GroupWarmPoolArgs{
 		PoolState: pulumi.String("Stopped"),
 		MinSize:   pulumi.Int(cfg.MinSize),
-		InstanceReusePolicy: &autoscaling.GroupWarmPoolInstanceReusePolicyArgs{
-			ReuseOnScaleIn: pulumi.Bool(true),
-		},
 	}
 	if cfg.MaxPreparedCapacity > 0 {
 		pool.MaxGroupPreparedCapacity = pulumi.Int(cfg.MaxPreparedCapacity)

@@ -567,18 +567,60 @@ func validateFit(c *Config, fail func(string, string, ...any)) {
 		fail("desiredCount", "%d tasks need room for %d during a rollout, but maxInstances %d x %s hold only %d tasks of %d MiB / %d CPU units; raise maxInstances or use a larger instanceType",
 			s.DesiredCount, needed, cl.MaxInstances, cl.InstanceType, capacity, s.Memory, s.CPU)
 	}
+	// At the peak the stack can reach, a rollout (minimum healthy 100 %) must still place new tasks
+	// beside the old ones, or a hotfix waits in PROVISIONING until the circuit breaker rolls it back.
+	peak, key := PeakTasks(c)
+	room, others := RolloutRoom(peak), OtherTaskSlots(c)
+	if needed := peak + room + others; capacity < needed {
+		fail(key, "the service can reach %d tasks; a rollout at that peak needs room for %d new ones (a tenth, at least one) and %d for the worker and jobs: %d in all, but maxInstances %d x %s hold only %d tasks of %d MiB / %d CPU units; raise maxInstances to %d or lower %s",
+			peak, room, others, needed, cl.MaxInstances, cl.InstanceType, capacity, s.Memory, s.CPU, instancesFor(c, needed), key)
+	}
+}
+
+// PeakTasks is the highest task count the API service can reach, and the setting that allows it:
+// desiredCount, or with autoscaling its maxTasks or a scheduled action's maxTasks.
+func PeakTasks(c *Config) (int, string) {
+	peak, key := c.Service.DesiredCount, "desiredCount"
 	if a := c.Autoscaling; a.Enabled {
-		if a.MaxTasks > capacity {
-			fail("autoscaling.maxTasks", "%d tasks can never run: maxInstances %d x %s hold only %d; raise maxInstances or lower autoscaling.maxTasks",
-				a.MaxTasks, cl.MaxInstances, cl.InstanceType, capacity)
+		if a.MaxTasks > peak {
+			peak, key = a.MaxTasks, "autoscaling.maxTasks"
 		}
 		for _, sched := range a.Scheduled {
-			if sched.MaxTasks > capacity {
-				fail("autoscaling.scheduled["+sched.Name+"].maxTasks", "%d tasks can never run: maxInstances %d x %s hold only %d",
-					sched.MaxTasks, cl.MaxInstances, cl.InstanceType, capacity)
+			if sched.MaxTasks > peak {
+				peak, key = sched.MaxTasks, "autoscaling.scheduled["+sched.Name+"].maxTasks"
 			}
 		}
 	}
+	return peak, key
+}
+
+// RolloutRoom is how many new tasks must fit beside peak running ones for a rollout to progress:
+// a tenth of the peak, rounded up, and at least one.
+func RolloutRoom(peak int) int { return max(1, (peak+9)/10) }
+
+// OtherTaskSlots counts the worker and one run of each job in API-task-sized slots, since they
+// share the instances: a task twice the API's size takes two.
+func OtherTaskSlots(c *Config) int {
+	slots := func(cpu, memory int) int {
+		cpu, memory = orDefault(cpu, c.Service.CPU), orDefault(memory, c.Service.Memory)
+		return max((cpu+c.Service.CPU-1)/c.Service.CPU, (memory+c.Service.Memory-1)/c.Service.Memory)
+	}
+	n := 0
+	if c.Worker.Enabled {
+		n += slots(c.Worker.CPU, c.Worker.Memory)
+	}
+	for _, j := range c.Jobs {
+		n += slots(j.CPU, j.Memory)
+	}
+	return n
+}
+
+// instancesFor is the maxInstances that holds tasks API tasks, for the error message.
+func instancesFor(c *Config, tasks int) int {
+	shape, s := c.Cluster.Shape, c.Service
+	perInstance := max(1, min(shape.TaskMemoryMiB()/s.Memory, shape.CPUUnits()/s.CPU))
+	spot := capacityTasks(c) - perInstance*c.Cluster.MaxInstances
+	return max(c.Cluster.MinInstances, (tasks-spot+perInstance-1)/perInstance)
 }
 
 func containsInt(values []int, v int) bool {

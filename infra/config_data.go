@@ -55,7 +55,7 @@ func defaultCache() CacheConfig {
 
 // DatabaseEnv and CacheEnv are the variables the containers receive; config may not set them.
 var (
-	DatabaseEnv = []string{"DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD"}
+	DatabaseEnv = []string{"DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD", "DB_SSL", "DB_SSL_CA", "PGSSLMODE"}
 	CacheEnv    = []string{"REDIS_HOST", "REDIS_PORT", "REDIS_TLS", "REDIS_PASSWORD"}
 )
 

@@ -20,7 +20,9 @@ type JobConfig struct {
 	// Timeout in seconds; the command runs under `timeout`, which the image must provide (Debian
 	// and Alpine based images do). 0 runs it without a limit.
 	Timeout int `json:"timeout"`
-	// Retries of a failed invocation (e.g. no capacity to place the task), not of a failed task.
+	// Retries of an invocation whose RunTask call fails (throttling, permissions), not of a task that
+	// exits non-zero, and not of a task that waits for capacity: with a capacity provider such a
+	// task is accepted and waits in PROVISIONING, so the invocation counts as a success.
 	Retries int `json:"retries"`
 	CPU     int `json:"cpu"`
 	Memory  int `json:"memory"`

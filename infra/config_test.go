@@ -280,3 +280,45 @@ func TestInstanceTypeShapes(t *testing.T) {
 		}
 	}
 }
+
+// TestPeakRolloutRoom: at the highest task count the service can reach, a rollout (minimum
+// healthy 100 %) must still place a tenth of that peak in new tasks, besides the worker and a run of
+// each job, or the hotfix waits in PROVISIONING until the circuit breaker rolls it back. On an
+// m6i.large, 4 tasks of 512 CPU units / 1024 MiB fit (2048 units; 8192 MiB x 0.9 - 256 = 7116 MiB).
+func TestPeakRolloutRoom(t *testing.T) {
+	sized := map[string]string{"instanceType": "m6i.large", "cpu": "512", "memory": "1024", "desiredCount": "3", "minInstances": "3"}
+	sale := `{"enabled":true,"minTasks":3,"maxTasks":24,"scheduled":[{"name":"sale","schedule":"cron(0 0 22 11 ? *)","timezone":"UTC","minTasks":12,"maxTasks":36}]}`
+	worker := `{"enabled":true,"command":["node","worker.js"]}`
+	for _, tc := range []struct {
+		name      string
+		overrides map[string]string
+		key       string // "" when valid
+	}{
+		{name: "36 tasks on 9 instances that hold exactly 36", overrides: map[string]string{"maxInstances": "9", "autoscaling": sale}, key: "autoscaling.scheduled[sale].maxTasks:"},
+		{name: "room for 4 more at the peak", overrides: map[string]string{"maxInstances": "10", "autoscaling": sale}},
+		{name: "a worker takes the last slot", overrides: map[string]string{"maxInstances": "10", "autoscaling": sale, "worker": worker}, key: "autoscaling.scheduled[sale].maxTasks:"},
+		{name: "a job twice the size takes two", overrides: map[string]string{"maxInstances": "10", "autoscaling": sale,
+			"jobs": `[{"name":"big","schedule":"rate(1 day)","command":["x"],"memory":2048}]`}, key: "autoscaling.scheduled[sale].maxTasks:"},
+		{name: "spot instances add room", overrides: map[string]string{"maxInstances": "9", "autoscaling": sale,
+			"capacity": `{"spot":{"enabled":true,"instanceTypes":["m6i.large","m5.large"],"maxInstances":1}}`}},
+		{name: "autoscaling maximum is the peak", overrides: map[string]string{"maxInstances": "6", "autoscaling": `{"enabled":true,"minTasks":3,"maxTasks":24}`}, key: "autoscaling.maxTasks:"},
+		{name: "without autoscaling desiredCount is the peak", overrides: map[string]string{"maxInstances": "3", "desiredCount": "11"}, key: "desiredCount:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			overrides := map[string]string{}
+			for k, v := range sized {
+				overrides[k] = v
+			}
+			for k, v := range tc.overrides {
+				overrides[k] = v
+			}
+			_, _, err := loadConfig(t, "test", overrides)
+			switch {
+			case tc.key == "" && err != nil:
+				t.Errorf("valid config refused: %v", err)
+			case tc.key != "" && (err == nil || !strings.Contains(err.Error(), tc.key)):
+				t.Errorf("error %v, want one naming %s", err, tc.key)
+			}
+		})
+	}
+}

@@ -25,6 +25,7 @@ type ContainerDefinition struct {
 	Privileged             bool              `json:"privileged"`
 	ReadonlyRootFilesystem bool              `json:"readonlyRootFilesystem"`
 	LinuxParameters        *LinuxParameters  `json:"linuxParameters,omitempty"`
+	MountPoints            []MountPoint      `json:"mountPoints,omitempty"`
 	DockerLabels           map[string]string `json:"dockerLabels,omitempty"`
 }
 
@@ -66,6 +67,28 @@ type Tmpfs struct {
 	MountOptions  []string `json:"mountOptions,omitempty"`
 }
 
+// MountPoint mounts one of the task's volumes into the container.
+type MountPoint struct {
+	SourceVolume  string `json:"sourceVolume"`
+	ContainerPath string `json:"containerPath"`
+	ReadOnly      bool   `json:"readOnly"`
+}
+
+// ExecAgentPaths are where the agent that ECS Exec injects writes, each backed by a task volume when
+// the root file system is read-only. ECS's own documentation calls read-only roots unsupported with
+// ECS Exec because the agent cannot write; writable mounts at exactly these paths are the workaround
+// from aws/containers-roadmap#1359 and aws-containers/amazon-ecs-exec-checker#71.
+var ExecAgentPaths = []struct{ Volume, Path string }{
+	{"ecs-exec-managed-agents", "/managed-agents"},
+	{"ecs-exec-ssm-state", "/var/lib/amazon/ssm"},
+	{"ecs-exec-ssm-logs", "/var/log/amazon/ssm"},
+}
+
+// execVolumes reports whether the task needs the ECS Exec agent's writable volumes.
+func execVolumes(svc ServiceConfig) bool {
+	return svc.EnableExecuteCommand && svc.ReadonlyRootFilesystem
+}
+
 // TmpfsSizeMiB is the size of the writable /tmp when the root file system is read-only.
 const TmpfsSizeMiB = 64
 
@@ -76,7 +99,9 @@ type AppRuntime struct {
 	CapacityProviderName pulumi.StringInput
 	TaskRoleArn          pulumi.StringInput
 	ExecutionRoleArn     pulumi.StringInput
-	LogGroupName         pulumi.StringInput
+	// RolePolicies are every policy of both roles: whatever starts tasks waits for them.
+	RolePolicies []pulumi.Resource
+	LogGroupName pulumi.StringInput
 	// Connections to the database and cache, resolved into variables at deploy time.
 	Connections Connections
 	Service     ServiceConfig
@@ -130,7 +155,16 @@ func newTaskDefinition(ctx *pulumi.Context, name string, rt AppRuntime, spec tas
 			Region:       rt.Region,
 		})
 	}).(pulumi.StringOutput)
+	// Volumes without a host path are directories Docker creates on the instance for the task's
+	// lifetime: writable, on the encrypted root volume, gone with the task.
+	var volumes ecs.TaskDefinitionVolumeArray
+	if execVolumes(svc) {
+		for _, v := range ExecAgentPaths {
+			volumes = append(volumes, &ecs.TaskDefinitionVolumeArgs{Name: pulumi.String(v.Volume)})
+		}
+	}
 	td, err := ecs.NewTaskDefinition(ctx, name, &ecs.TaskDefinitionArgs{
+		Volumes:                 volumes,
 		Family:                  pulumi.String(spec.Family),
 		NetworkMode:             pulumi.String("bridge"),
 		RequiresCompatibilities: pulumi.StringArray{pulumi.String("EC2")},
@@ -176,6 +210,11 @@ func containerDefinitions(spec containerSpec) (string, error) {
 	}
 	if spec.Service.ReadonlyRootFilesystem {
 		def.LinuxParameters.Tmpfs = []Tmpfs{{ContainerPath: "/tmp", Size: TmpfsSizeMiB, MountOptions: []string{"rw", "noexec", "nosuid", "nodev"}}}
+	}
+	if execVolumes(spec.Service) {
+		for _, v := range ExecAgentPaths {
+			def.MountPoints = append(def.MountPoints, MountPoint{SourceVolume: v.Volume, ContainerPath: v.Path})
+		}
 	}
 	for _, k := range sortedKeys(spec.Env) {
 		def.Environment = append(def.Environment, NameValue{Name: k, Value: spec.Env[k]})

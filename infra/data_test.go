@@ -119,7 +119,7 @@ func TestDatabaseProtectionsDefaultOnAndTurnOffPerStack(t *testing.T) {
 			prod.Str("finalSnapshotIdentifier"), prod.Bool("performanceInsightsEnabled"), prod.Protect)
 	}
 	dev := one(t, buildData(t, map[string]string{"database": dbDev}), dbInstanceType)
-	if dev.Bool("multiAz") || dev.Bool("deletionProtection") || !dev.Bool("skipFinalSnapshot") || dev.Has("finalSnapshotIdentifier") ||
+	if dev.Bool("multiAz") || dev.Bool("deletionProtection") || !dev.Bool("skipFinalSnapshot") ||
 		dev.Protect || dev.Str("instanceClass") != "db.t4g.micro" || dev.Num("backupRetentionPeriod") != 1 {
 		t.Errorf("a throwaway database must be deletable: %v protect %v", dev.Inputs, dev.Protect)
 	}
@@ -219,22 +219,98 @@ func TestDatabaseAndCacheReachTheContainerAndOnlyTheirSecretsAreReadable(t *test
 	}
 }
 
-func TestFinalSnapshotIdentifierIsValidForAnyStackName(t *testing.T) {
-	for stack, want := range map[string]string{"test": "ecs-api-test-db-final", "Feature_X.2": "ecs-api-feature-x-2-db-final"} {
-		m, err := pulumitest.Run(project, stack, withOverrides(t, map[string]string{"database": dbOn}), func(ctx *pulumi.Context) error {
-			cfg, err := infra.LoadConfig(ctx)
-			if err != nil {
-				return err
-			}
-			_, err = infra.NewDatabase(ctx, "db", &infra.DatabaseArgs{VpcID: pulumi.String("vpc-1"), Config: cfg.Database,
-				PrivateSubnetIDs: pulumi.ToStringArray([]string{"a", "b"}), InstanceSecurityGroupID: pulumi.String("sg-1")})
-			return err
-		})
+// runDatabase builds only the database for a stack name and database config.
+func runDatabase(t *testing.T, stack, database string) *pulumitest.Mocks {
+	t.Helper()
+	m, err := pulumitest.Run(project, stack, withOverrides(t, map[string]string{"database": database}), func(ctx *pulumi.Context) error {
+		cfg, err := infra.LoadConfig(ctx)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
-		if got := one(t, m, dbInstanceType).Str("finalSnapshotIdentifier"); got != want {
-			t.Errorf("stack %q: final snapshot %q, want %q", stack, got, want)
+		_, err = infra.NewDatabase(ctx, "db", &infra.DatabaseArgs{VpcID: pulumi.String("vpc-1"), Config: cfg.Database,
+			PrivateSubnetIDs: pulumi.ToStringArray([]string{"a", "b"}), InstanceSecurityGroupID: pulumi.String("sg-1")})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// RDS snapshot identifiers: 1-255 letters, digits and hyphens, starting with a letter, no two
+// hyphens in a row and none at the end (CreateDBSnapshot, DBSnapshotIdentifier).
+var rdsSnapshotID = regexp.MustCompile(`^[a-z](-?[a-z0-9])*$`)
+
+func TestFinalSnapshotIdentifierIsValidForAnyStackName(t *testing.T) {
+	for stack, prefix := range map[string]string{"test": "ecs-api-test-db-final-", "Feature_X.2": "ecs-api-feature-x-2-db-final-"} {
+		got := one(t, runDatabase(t, stack, dbOn), dbInstanceType).Str("finalSnapshotIdentifier")
+		if !strings.HasPrefix(got, prefix) || !rdsSnapshotID.MatchString(got) || len(got) > 255 {
+			t.Errorf("stack %q: final snapshot %q, want a valid identifier starting %q", stack, got, prefix)
 		}
+	}
+}
+
+// TestFinalSnapshotNameIsUniquePerInstanceAndStableInState: RDS fails a deletion whose final
+// snapshot name exists (DBSnapshotAlreadyExists), so every instance gets its own name, drawn at
+// creation; ignoreChanges keeps it in state, so later previews show no diff. It is set even with
+// finalSnapshot off, so turning that on later does not depend on an ignored field.
+func TestFinalSnapshotNameIsUniquePerInstanceAndStableInState(t *testing.T) {
+	seen := map[string]bool{}
+	for i := 0; i < 5; i++ {
+		db := one(t, runDatabase(t, "prod", dbOn), dbInstanceType)
+		name := db.Str("finalSnapshotIdentifier")
+		if seen[name] {
+			t.Errorf("two instances share the final snapshot name %q: the second deletion would fail", name)
+		}
+		seen[name] = true
+		if strings.Join(db.IgnoreChanges, ",") != "finalSnapshotIdentifier" {
+			t.Errorf("ignoreChanges %v: a new name on every run would show a diff on every preview", db.IgnoreChanges)
+		}
+	}
+	if dev := one(t, runDatabase(t, "dev", dbDev), dbInstanceType); dev.Str("finalSnapshotIdentifier") == "" {
+		t.Error("without finalSnapshot the instance has no snapshot name to use if it is turned on later")
+	}
+}
+
+// TestMajorVersionUpgradeIsAllowed: changing database.engineVersion from 16 to 17 is a major
+// upgrade, which ModifyDBInstance rejects (InvalidParameterCombination) without
+// AllowMajorVersionUpgrade. The parameter group of the new family replaces the old one, which can be
+// deleted only once the instance uses the new one: the change must apply now, not in the window.
+func TestMajorVersionUpgradeIsAllowed(t *testing.T) {
+	for _, version := range []string{"16", "17"} {
+		m := runDatabase(t, "prod", `{"enabled":true,"engineVersion":"`+version+`"}`)
+		db := one(t, m, dbInstanceType)
+		if !db.Bool("allowMajorVersionUpgrade") || !db.Bool("applyImmediately") {
+			t.Errorf("engine %s: allowMajorVersionUpgrade %v applyImmediately %v, want both true", version, db.Bool("allowMajorVersionUpgrade"), db.Bool("applyImmediately"))
+		}
+		params := one(t, m, "aws:rds/parameterGroup:ParameterGroup")
+		if params.Str("family") != "postgres"+version || params.Has("name") {
+			t.Errorf("engine %s: parameter group family %q (name %q): want postgres%s and an auto-generated name so old and new coexist",
+				version, params.Str("family"), params.Str("name"), version)
+		}
+	}
+}
+
+// TestAppIsToldTheDatabaseNeedsTLS: the parameter group sets rds.force_ssl, and node-postgres or
+// TypeORM connect in plaintext unless told; the app gets the flag, the mode and the CA bundle path.
+func TestAppIsToldTheDatabaseNeedsTLS(t *testing.T) {
+	m := buildData(t, map[string]string{"database": dbOn})
+	var defs []infra.ContainerDefinition
+	if err := one(t, m, "aws:ecs/taskDefinition:TaskDefinition").JSON("containerDefinitions", &defs); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, e := range defs[0].Environment {
+		env[e.Name] = e.Value
+	}
+	for name, want := range map[string]string{"DB_SSL": "true", "PGSSLMODE": "verify-full", "DB_SSL_CA": infra.RDSCABundlePath} {
+		if env[name] != want {
+			t.Errorf("%s = %q, want %q", name, env[name], want)
+		}
+	}
+	if _, err := infra.ParseConfig(project, "test", "us-east-1", func(key string) string {
+		return withOverrides(t, map[string]string{"database": dbOn, "env": `{"PGSSLMODE":"disable"}`})[project+":"+key]
+	}); err == nil || !strings.Contains(err.Error(), "PGSSLMODE") {
+		t.Errorf("config may turn TLS off through env: %v", err)
 	}
 }

@@ -1,6 +1,8 @@
 package infra
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"strings"
@@ -106,23 +108,37 @@ func NewDatabase(ctx *pulumi.Context, name string, args *DatabaseArgs, opts ...p
 		CopyTagsToSnapshot:       pulumi.Bool(true),
 		DeletionProtection:       pulumi.Bool(cfg.DeletionProtection),
 		SkipFinalSnapshot:        pulumi.Bool(!cfg.FinalSnapshot),
-		// A bare major version ("16") lets RDS choose and upgrade the minor version; a major
-		// upgrade is a deliberate config change, never automatic.
-		AutoMinorVersionUpgrade:      pulumi.Bool(true),
-		AllowMajorVersionUpgrade:     pulumi.Bool(false),
+		// A bare major version ("16") lets RDS choose and upgrade the minor version. A major upgrade
+		// happens only when database.engineVersion changes, and RDS rejects that change with
+		// InvalidParameterCombination unless AllowMajorVersionUpgrade is set (ModifyDBInstance).
+		AutoMinorVersionUpgrade:  pulumi.Bool(true),
+		AllowMajorVersionUpgrade: pulumi.Bool(true),
+		// A deploy takes effect now, as CloudFormation's does. A major upgrade needs it: the new
+		// parameter group (family postgres<major>) replaces the old one, which Pulumi deletes after
+		// the update; a change left pending until the maintenance window still uses the old group,
+		// and its deletion fails.
+		ApplyImmediately:             pulumi.Bool(true),
 		EnabledCloudwatchLogsExports: pulumi.ToStringArray([]string{"postgresql", "upgrade"}),
 		PerformanceInsightsEnabled:   pulumi.Bool(cfg.PerformanceInsights),
 	}
 	if cfg.MaxAllocatedStorage > 0 {
 		instanceArgs.MaxAllocatedStorage = pulumi.Int(cfg.MaxAllocatedStorage)
 	}
-	if cfg.FinalSnapshot {
-		instanceArgs.FinalSnapshotIdentifier = pulumi.String(snapshotIdentifier(ctx.Project(), ctx.Stack(), name, "final"))
+	// RDS refuses a final snapshot whose name exists (DBSnapshotAlreadyExists), so a fixed name fails
+	// the second time the database is deleted or replaced. The name gets a suffix drawn when the
+	// instance is created; ignoreChanges keeps that first draw in state for the instance's life, so
+	// previews show no diff and each instance is deleted under its own name. It is set even when
+	// finalSnapshot is off, so turning it on later needs no change to an ignored field.
+	suffix, err := randomHex(4)
+	if err != nil {
+		return nil, fmt.Errorf("database %s: %w", name, err)
 	}
+	instanceArgs.FinalSnapshotIdentifier = pulumi.String(snapshotIdentifier(ctx.Project(), ctx.Stack(), name, "final", suffix))
 	if cfg.PerformanceInsights {
 		instanceArgs.PerformanceInsightsRetentionPeriod = pulumi.Int(7)
 	}
-	instance, err := rds.NewInstance(ctx, name, instanceArgs, parent, pulumi.Protect(cfg.Protect))
+	instance, err := rds.NewInstance(ctx, name, instanceArgs, parent, pulumi.Protect(cfg.Protect),
+		pulumi.IgnoreChanges([]string{"finalSnapshotIdentifier"}))
 	if err != nil {
 		return nil, fmt.Errorf("database %s: instance: %w", name, err)
 	}
@@ -151,6 +167,20 @@ func snapshotIdentifier(parts ...string) string {
 
 var nonIdentifier = regexp.MustCompile(`[^a-z0-9]+`)
 
+// randomHex draws n random bytes as 2n hex characters.
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("random suffix: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// RDSCABundlePath is where DB_SSL_CA tells the app to find the RDS certificate bundle, which the
+// image must contain (README shows the Dockerfile line): the database refuses plaintext
+// (rds.force_ssl) and its certificates chain to Amazon's RDS CAs, which no default trust store holds.
+const RDSCABundlePath = "/etc/ssl/certs/rds-global-bundle.pem"
+
 // Connections are what the app receives: where the database is as plain variables, and the user
 // name and password as references into the RDS-managed secret.
 func (d *Database) Connections() Connections {
@@ -159,6 +189,11 @@ func (d *Database) Connections() Connections {
 			"DB_HOST": d.Address,
 			"DB_PORT": pulumi.Sprintf("%d", d.Port),
 			"DB_NAME": pulumi.String(d.name),
+			// TLS is required: a flag for the app's own config, the CA bundle to verify against, and
+			// libpq's variable, which node-postgres, psql and most drivers read.
+			"DB_SSL":    pulumi.String("true"),
+			"DB_SSL_CA": pulumi.String(RDSCABundlePath),
+			"PGSSLMODE": pulumi.String("verify-full"),
 		},
 		Secrets: pulumi.StringMap{
 			"DB_USER":     pulumi.Sprintf("%s:username::", d.SecretArn),

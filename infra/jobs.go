@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecs"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
@@ -44,7 +45,10 @@ func NewScheduledJobs(ctx *pulumi.Context, name string, args *ScheduledJobsArgs,
 	}
 	parent := pulumi.Parent(j)
 
-	// Invocations that fail after all retries (no capacity, a throttled API) land here to be seen.
+	// Invocations whose RunTask call still fails after the retries (throttling, a missing permission,
+	// a task definition that cannot run) land here to be seen. A task that waits for capacity is not
+	// a failed invocation: with a capacity provider RunTask succeeds and the task waits in
+	// PROVISIONING until an instance has room, or until ECS gives up and stops it; nothing retries it.
 	dlq, err := sqs.NewQueue(ctx, name+"-dlq", &sqs.QueueArgs{
 		SqsManagedSseEnabled:    pulumi.Bool(true),
 		MessageRetentionSeconds: pulumi.Int(14 * 24 * 3600),
@@ -108,7 +112,7 @@ func (j *ScheduledJobs) job(ctx *pulumi.Context, name string, job JobConfig, arg
 	}
 
 	if _, err := scheduler.NewSchedule(ctx, prefix, &scheduler.ScheduleArgs{
-		Description:                pulumi.Sprintf("Runs the %s job once: %v", job.Name, job.Command),
+		Description:                pulumi.String(jobDescription(job)),
 		ScheduleExpression:         pulumi.String(job.Schedule),
 		ScheduleExpressionTimezone: pulumi.String(job.Timezone),
 		FlexibleTimeWindow:         &scheduler.ScheduleFlexibleTimeWindowArgs{Mode: pulumi.String("OFF")},
@@ -135,11 +139,33 @@ func (j *ScheduledJobs) job(ctx *pulumi.Context, name string, job JobConfig, arg
 			},
 			DeadLetterConfig: &scheduler.ScheduleTargetDeadLetterConfigArgs{Arn: dlq.Arn},
 		},
-		// The role's policy must exist before the first invocation, which may be right away.
-	}, parent, pulumi.DependsOn([]pulumi.Resource{rolePolicy})); err != nil {
+		// The scheduler's policy and every policy of the task's roles must exist before the first
+		// invocation, which may be right away.
+	}, parent, pulumi.DependsOn([]pulumi.Resource{rolePolicy}), pulumi.DependsOn(rt.RolePolicies)); err != nil {
 		return nil, fmt.Errorf("job %s: schedule: %w", job.Name, err)
 	}
 	return td, nil
+}
+
+// MaxScheduleDescription is EventBridge Scheduler's limit on a schedule's description (CreateSchedule,
+// Description: "Maximum length of 512").
+const MaxScheduleDescription = 512
+
+// jobDescription says what the schedule runs; a long command is cut to fit Scheduler's limit.
+func jobDescription(job JobConfig) string {
+	return truncate(fmt.Sprintf("Runs the %s job once: %v", job.Name, job.Command), MaxScheduleDescription)
+}
+
+// truncate cuts s to at most limit bytes on a character boundary, marking the cut with "...".
+func truncate(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	cut := limit - len("...")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 // jobCommand runs the job's command under `timeout`: SIGTERM at the limit, SIGKILL 30 s later,

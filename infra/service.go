@@ -24,6 +24,9 @@ type AppService struct {
 	LogGroupName      pulumi.StringOutput `pulumi:"logGroupName"`
 	TaskRoleArn       pulumi.StringOutput `pulumi:"taskRoleArn"`
 	ExecutionRoleArn  pulumi.StringOutput `pulumi:"executionRoleArn"`
+	// RolePolicies are every policy of the task and execution roles; anything else that starts
+	// tasks with these roles must depend on them.
+	RolePolicies []pulumi.Resource
 }
 
 // AppServiceArgs: names and ARNs from EcsCluster and LoadBalancer, plain values from config.
@@ -81,23 +84,30 @@ func NewAppService(ctx *pulumi.Context, name string, args *AppServiceArgs, opts 
 	if err != nil {
 		return nil, fmt.Errorf("app service %s: execution role: %w", name, err)
 	}
-	if _, err := iam.NewRolePolicyAttachment(ctx, name+"-execution-policy", &iam.RolePolicyAttachmentArgs{
+	// Every policy of the two roles: whatever starts tasks with them (this service, the worker, the
+	// job schedules) waits for all of them, or its first tasks fail on the image pull or a secret.
+	var policies []pulumi.Resource
+	executionPolicy, err := iam.NewRolePolicyAttachment(ctx, name+"-execution-policy", &iam.RolePolicyAttachmentArgs{
 		Role:      executionRole.Name,
 		PolicyArn: pulumi.String(managedPolicyArn(args.Partition, "service-role/AmazonECSTaskExecutionRolePolicy")),
-	}, parent); err != nil {
+	}, parent)
+	if err != nil {
 		return nil, fmt.Errorf("app service %s: execution policy: %w", name, err)
 	}
+	policies = append(policies, executionPolicy)
 	if len(cfg.Secrets)+len(args.Connections.Secrets) > 0 {
 		policy := args.Connections.resolved().ApplyT(func(v any) string {
 			secrets := withVars(cfg.Secrets, v.(resolvedConnections).Secrets)
 			return PolicyDocument{Statement: secretReadStatements(secrets)}.JSON()
 		}).(pulumi.StringOutput)
-		if _, err := iam.NewRolePolicy(ctx, name+"-execution-secrets", &iam.RolePolicyArgs{
+		secretsPolicy, err := iam.NewRolePolicy(ctx, name+"-execution-secrets", &iam.RolePolicyArgs{
 			Role:   executionRole.Name,
 			Policy: policy,
-		}, parent); err != nil {
+		}, parent)
+		if err != nil {
 			return nil, fmt.Errorf("app service %s: secrets policy: %w", name, err)
 		}
+		policies = append(policies, secretsPolicy)
 	}
 
 	taskRole, err := iam.NewRole(ctx, name+"-task-role", &iam.RoleArgs{
@@ -109,7 +119,7 @@ func NewAppService(ctx *pulumi.Context, name string, args *AppServiceArgs, opts 
 	}
 	if cfg.EnableExecuteCommand {
 		// ECS Exec opens a Session Manager channel from the task; these actions take no resource ARN.
-		if _, err := iam.NewRolePolicy(ctx, name+"-task-exec", &iam.RolePolicyArgs{
+		execPolicy, err := iam.NewRolePolicy(ctx, name+"-task-exec", &iam.RolePolicyArgs{
 			Role: taskRole.Name,
 			Policy: pulumi.String(PolicyDocument{Statement: []PolicyStatement{{
 				Sid:    "EcsExec",
@@ -120,9 +130,11 @@ func NewAppService(ctx *pulumi.Context, name string, args *AppServiceArgs, opts 
 				},
 				Resource: []string{"*"},
 			}}}.JSON()),
-		}, parent); err != nil {
+		}, parent)
+		if err != nil {
 			return nil, fmt.Errorf("app service %s: ECS Exec policy: %w", name, err)
 		}
+		policies = append(policies, execPolicy)
 	}
 
 	taskDef, err := newTaskDefinition(ctx, name+"-task", AppRuntime{
@@ -191,7 +203,7 @@ func NewAppService(ctx *pulumi.Context, name string, args *AppServiceArgs, opts 
 			Rollback:   pulumi.Bool(args.Alarms.Rollback),
 		}
 	}
-	serviceOpts := []pulumi.ResourceOption{parent, pulumi.DependsOn(args.Listeners)}
+	serviceOpts := []pulumi.ResourceOption{parent, pulumi.DependsOn(args.Listeners), pulumi.DependsOn(policies)}
 	if args.Autoscaled {
 		serviceOpts = append(serviceOpts, pulumi.IgnoreChanges([]string{"desiredCount"}))
 	}
@@ -205,6 +217,7 @@ func NewAppService(ctx *pulumi.Context, name string, args *AppServiceArgs, opts 
 	s.LogGroupName = logGroup.Name
 	s.TaskRoleArn = taskRole.Arn
 	s.ExecutionRoleArn = executionRole.Arn
+	s.RolePolicies = policies
 	return s, ctx.RegisterResourceOutputs(s, pulumi.Map{
 		"serviceName":       s.ServiceName,
 		"taskDefinitionArn": s.TaskDefinitionArn,

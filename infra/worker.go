@@ -62,7 +62,7 @@ func NewWorker(ctx *pulumi.Context, name string, args *WorkerArgs, opts ...pulum
 		PropagateTags:        pulumi.String("SERVICE"),
 		EnableEcsManagedTags: pulumi.Bool(true),
 		EnableExecuteCommand: pulumi.Bool(rt.Service.EnableExecuteCommand),
-	}, parent)
+	}, parent, pulumi.DependsOn(rt.RolePolicies))
 	if err != nil {
 		return nil, fmt.Errorf("worker %s: service: %w", name, err)
 	}

@@ -136,6 +136,17 @@ func computed(typ, name string, out resource.PropertyMap) {
 		setDefault("arnSuffix", "targetgroup/"+name+"/73e2d6bc24d8a067")
 	case "aws:ec2/securityGroup:SecurityGroup":
 		setDefault("id", "sg-"+name)
+	case "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders":
+		// The provider keeps capacityProviders as a set and may return it in any order
+		// (pulumi/pulumi-terraform-bridge#2478); hand it back reversed so code that reads it by
+		// position gets the wrong name here too.
+		if v, ok := out["capacityProviders"]; ok && v.IsArray() {
+			names := append([]resource.PropertyValue(nil), v.ArrayValue()...)
+			for i, j := 0, len(names)-1; i < j; i, j = i+1, j-1 {
+				names[i], names[j] = names[j], names[i]
+			}
+			out["capacityProviders"] = resource.NewArrayProperty(names)
+		}
 	case "aws:ec2/launchTemplate:LaunchTemplate":
 		out["latestVersion"] = resource.NewNumberProperty(1)
 	case "aws:ecs/taskDefinition:TaskDefinition":

@@ -1,0 +1,553 @@
+package main
+
+// Rules AWS and the provider enforce that Pulumi's mocks do not: each test checks one class of
+// them over the whole graph of every stack file, and of each stack with the optional parts on
+// (Spot, warm pool, worker, cache, ECS Exec on a read-only root), and names its source.
+
+import (
+	"encoding/json"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"github.com/acme/ecs-api/infra"
+	"github.com/acme/ecs-api/internal/pulumitest"
+)
+
+// variant is a stack file with parts of the config turned on, as a user might.
+type variant struct {
+	name    string
+	objects map[string]map[string]any // object keys merged into the stack's values
+	plain   map[string]string
+}
+
+func variants(instanceType string) []variant {
+	spotTypes := []string{"m6i.large", "m6a.large"}
+	if shape, err := infra.ParseInstanceType(instanceType); err == nil && shape.Arm64 {
+		spotTypes = []string{"m7g.large", "c7g.xlarge"}
+	}
+	spot := map[string]any{"spot": map[string]any{"enabled": true, "instanceTypes": spotTypes, "maxInstances": 3}}
+	warm := map[string]any{"warmPool": map[string]any{"enabled": true, "minSize": 1}}
+	worker := map[string]any{"enabled": true, "command": []string{"node", "dist/worker.js"}}
+	cache := map[string]any{"enabled": true}
+	exec := map[string]string{"enableExecuteCommand": "true", "readonlyRootFilesystem": "true"}
+	return []variant{
+		{name: "as-is"},
+		{name: "spot", objects: map[string]map[string]any{"capacity": spot}},
+		{name: "warm-pool", objects: map[string]map[string]any{"capacity": warm}},
+		{name: "worker", objects: map[string]map[string]any{"worker": worker}},
+		{name: "cache", objects: map[string]map[string]any{"cache": cache}},
+		{name: "exec-readonly", plain: exec},
+		{name: "everything", plain: exec, objects: map[string]map[string]any{
+			"capacity": {"spot": spot["spot"], "warmPool": warm["warmPool"]}, "worker": worker, "cache": cache,
+		}},
+	}
+}
+
+// variantConfig is a stack file's config with the variant merged in.
+func variantConfig(t *testing.T, stack string, v variant) (string, map[string]string) {
+	t.Helper()
+	project, cfg, err := pulumitest.StackConfig(".", stack)
+	if err != nil {
+		t.Fatalf("loading stack %s: %v", stack, err)
+	}
+	for key, patch := range v.objects {
+		k := project + ":" + key
+		current := map[string]any{}
+		if raw := cfg[k]; raw != "" {
+			if err := json.Unmarshal([]byte(raw), &current); err != nil {
+				t.Fatalf("%s: %v", k, err)
+			}
+		}
+		for pk, pv := range patch {
+			current[pk] = pv
+		}
+		b, _ := json.Marshal(current)
+		cfg[k] = string(b)
+	}
+	for key, value := range v.plain {
+		cfg[project+":"+key] = value
+	}
+	return project, cfg
+}
+
+// forEachVariant runs the program for every stack file and variant.
+func forEachVariant(t *testing.T, check func(t *testing.T, stack string, v variant, m *pulumitest.Mocks)) {
+	for _, stack := range stackFiles(t) {
+		_, base, err := pulumitest.StackConfig(".", stack)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range variants(base["ecs-api:instanceType"]) {
+			t.Run(stack+"/"+v.name, func(t *testing.T) {
+				project, cfg := variantConfig(t, stack, v)
+				m, err := pulumitest.Run(project, stack, cfg, program)
+				if err != nil {
+					t.Fatalf("program failed: %v", err)
+				}
+				check(t, stack, v, m)
+			})
+		}
+	}
+}
+
+// graph indexes a run's resources by the values other resources reference them with.
+type graph struct {
+	byURN   map[string]*pulumitest.Resource
+	byValue map[string]*pulumitest.Resource // ARN or id
+	roles   map[string]*pulumitest.Resource // role name
+	// policies maps a role's URN to every inline policy and attachment of that role.
+	policies map[string][]*pulumitest.Resource
+}
+
+const roleType = "aws:iam/role:Role"
+
+func newGraph(m *pulumitest.Mocks) *graph {
+	g := &graph{byURN: map[string]*pulumitest.Resource{}, byValue: map[string]*pulumitest.Resource{},
+		roles: map[string]*pulumitest.Resource{}, policies: map[string][]*pulumitest.Resource{}}
+	for _, r := range m.Resources() {
+		g.byURN[r.URN] = r
+		if arn := r.Out("arn"); arn != "" {
+			g.byValue[arn] = r
+		}
+		if r.ID != "" {
+			g.byValue[r.ID] = r
+		}
+		if r.Type == roleType {
+			g.roles[r.Out("name")] = r
+		}
+	}
+	for _, r := range m.Resources() {
+		if r.Type == "aws:iam/rolePolicy:RolePolicy" || r.Type == "aws:iam/rolePolicyAttachment:RolePolicyAttachment" {
+			if role := g.roles[r.Str("role")]; role != nil {
+				g.policies[role.URN] = append(g.policies[role.URN], r)
+			}
+		}
+	}
+	return g
+}
+
+// leaves calls fn for every string in v with the key it sits under.
+func leaves(key string, v resource.PropertyValue, fn func(key, value string)) {
+	switch {
+	case v.IsString():
+		fn(key, v.StringValue())
+	case v.IsArray():
+		for _, e := range v.ArrayValue() {
+			leaves(key, e, fn)
+		}
+	case v.IsObject():
+		for k, e := range v.ObjectValue() {
+			leaves(string(k), e, fn)
+		}
+	case v.IsSecret():
+		leaves(key, v.SecretValue().Element, fn)
+	}
+}
+
+// rolesOf follows references from r (ARNs and ids in its inputs, role names under "role") to every
+// IAM role whose permissions the work it starts uses: task definitions' roles, an instance
+// profile's role, a state machine's or a target's role.
+func (g *graph) rolesOf(r *pulumitest.Resource) []*pulumitest.Resource {
+	seen := map[string]bool{r.URN: true}
+	var roles []*pulumitest.Resource
+	queue := []*pulumitest.Resource{r}
+	for len(queue) > 0 {
+		cur := queue[0]
+		queue = queue[1:]
+		leaves("", resource.NewObjectProperty(cur.Inputs), func(key, value string) {
+			next := g.byValue[value]
+			if key == "role" && g.roles[value] != nil {
+				next = g.roles[value]
+			}
+			if next == nil || seen[next.URN] {
+				return
+			}
+			seen[next.URN] = true
+			if next.Type == roleType {
+				roles = append(roles, next)
+				return
+			}
+			queue = append(queue, next)
+		})
+	}
+	return roles
+}
+
+// waitsFor is every resource r is created after: its dependencies, and theirs.
+func (g *graph) waitsFor(r *pulumitest.Resource) map[string]bool {
+	out := map[string]bool{}
+	var visit func(urn string)
+	visit = func(urn string) {
+		for _, d := range g.byURN[urn].Dependencies {
+			if !out[d] && g.byURN[d] != nil {
+				out[d] = true
+				visit(d)
+			}
+		}
+	}
+	visit(r.URN)
+	return out
+}
+
+// TestEverythingThatStartsWorkWaitsForEveryPolicyOfItsRoles: a role's policies are separate
+// resources, and nothing orders them before what uses the role unless the program says so. ECS
+// pulls the image and reads secrets with the execution role when a task starts ("Amazon ECS task
+// execution IAM role"); a task started before those policies exist stops with AccessDenied or
+// ResourceInitializationError, and each such failure counts toward the deployment circuit breaker.
+// Instances register with the instance role's policies; the scheduler, EventBridge and Step
+// Functions act with theirs. So every service, schedule, Auto Scaling group, state machine and
+// event target must be created after every policy of every role its work uses.
+func TestEverythingThatStartsWorkWaitsForEveryPolicyOfItsRoles(t *testing.T) {
+	starters := map[string]bool{
+		"aws:ecs/service:Service": true, "aws:scheduler/schedule:Schedule": true, "aws:autoscaling/group:Group": true,
+		"aws:sfn/stateMachine:StateMachine": true, "aws:cloudwatch/eventTarget:EventTarget": true,
+	}
+	forEachVariant(t, func(t *testing.T, stack string, v variant, m *pulumitest.Mocks) {
+		g := newGraph(m)
+		found := map[string]int{}
+		for _, r := range m.Resources() {
+			if !starters[r.Type] {
+				continue
+			}
+			found[r.Type]++
+			roles := g.rolesOf(r)
+			if len(roles) == 0 {
+				t.Errorf("%s %s: no role found behind it; the test would check nothing", r.Type, r.Name)
+			}
+			waits := g.waitsFor(r)
+			for _, role := range roles {
+				for _, p := range g.policies[role.URN] {
+					if !waits[p.URN] {
+						t.Errorf("%s %s can start before %s %s (role %s) exists", r.Type, r.Name, p.Type, p.Name, role.Name)
+					}
+				}
+			}
+		}
+		for typ := range starters {
+			if found[typ] == 0 {
+				t.Errorf("no %s in the graph: the stack files are meant to exercise every kind", typ)
+			}
+		}
+	})
+}
+
+// setIndexAllowed lists the output lists the program may read by position, each with why the
+// provider keeps it in order.
+var setIndexAllowed = map[string]string{
+	"MasterUserSecrets": "a computed list of one block, the secret RDS made; not a set",
+}
+
+// TestNoOutputListIsReadByPosition: the provider returns set-typed attributes (capacity providers of
+// a cluster, security groups, subnets...) in an order of its own (pulumi/pulumi-terraform-bridge#2478),
+// so a value read by position may be another element after any refresh. Each value comes from its own
+// resource instead; a list read by position must be listed in setIndexAllowed with the reason.
+func TestNoOutputListIsReadByPosition(t *testing.T) {
+	files, _ := filepath.Glob("infra/*.go")
+	files = append(files, "main.go")
+	fset := token.NewFileSet()
+	checked := 0
+	for _, file := range files {
+		if strings.HasSuffix(file, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, file, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checked++
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if !ok || sel.Sel.Name != "Index" {
+				return true
+			}
+			field, ok := sel.X.(*ast.SelectorExpr)
+			if !ok {
+				t.Errorf("%s: an output list is read by position; take the value from its own resource", fset.Position(call.Pos()))
+				return true
+			}
+			if _, allowed := setIndexAllowed[field.Sel.Name]; !allowed {
+				t.Errorf("%s: %s is read by position, and the provider may keep it as a set in another order; take the value from its own resource",
+					fset.Position(call.Pos()), field.Sel.Name)
+			}
+			return true
+		})
+	}
+	if checked < 10 {
+		t.Fatalf("checked %d files, want every component", checked)
+	}
+}
+
+// TestEachCapacityProviderNameComesFromItsOwnResource: with Spot on, the on-demand base of the
+// API, the worker and the jobs must stay on the on-demand provider even when the cluster
+// association hands its set back in another order (the mocks return it reversed).
+func TestEachCapacityProviderNameComesFromItsOwnResource(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, stack string, v variant, m *pulumitest.Mocks) {
+		onDemand := m.Named("aws:ecs/capacityProvider:CapacityProvider", "cluster-capacity").Out("name")
+		spot := m.Named("aws:ecs/capacityProvider:CapacityProvider", "cluster-spot-capacity")
+		for _, svc := range m.OfType("aws:ecs/service:Service") {
+			for i := 0; i < svc.Len("capacityProviderStrategies"); i++ {
+				p := "capacityProviderStrategies." + itoa(i) + "."
+				name := svc.Str(p + "capacityProvider")
+				wantSpot := spot != nil && svc.Name == "api" && svc.Num(p+"base") == 0 && i > 0
+				if wantSpot && name != spot.Out("name") || !wantSpot && name != onDemand {
+					t.Errorf("service %s strategy %d (base %v) runs on %q", svc.Name, i, svc.Num(p+"base"), name)
+				}
+			}
+		}
+		for _, s := range m.OfType("aws:scheduler/schedule:Schedule") {
+			if got := s.Str("target.ecsParameters.capacityProviderStrategies.0.capacityProvider"); got != onDemand {
+				t.Errorf("schedule %s runs on %q, want the on-demand provider %q", s.Name, got, onDemand)
+			}
+		}
+	})
+}
+
+// TestExecAgentCanWriteOnReadOnlyRoot: ECS Exec injects an SSM agent that must write
+// /var/lib/amazon/ssm and /var/log/amazon/ssm inside the container (aws/containers-roadmap#1359);
+// on a read-only root each needs a writable volume, or every `aws ecs execute-command` fails.
+func TestExecAgentCanWriteOnReadOnlyRoot(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, stack string, v variant, m *pulumitest.Mocks) {
+		tds := map[string]*pulumitest.Resource{}
+		for _, td := range m.OfType("aws:ecs/taskDefinition:TaskDefinition") {
+			tds[td.Out("arn")] = td
+		}
+		for _, svc := range m.OfType("aws:ecs/service:Service") {
+			td := tds[svc.Str("taskDefinition")]
+			var defs []infra.ContainerDefinition
+			if err := td.JSON("containerDefinitions", &defs); err != nil {
+				t.Fatal(err)
+			}
+			volumes := map[string]bool{}
+			for i := 0; i < td.Len("volumes"); i++ {
+				volumes[td.Str("volumes."+itoa(i)+".name")] = true
+			}
+			mounts := map[string]bool{}
+			for _, mp := range defs[0].MountPoints {
+				if !mp.ReadOnly && volumes[mp.SourceVolume] {
+					mounts[mp.ContainerPath] = true
+				}
+			}
+			needs := svc.Bool("enableExecuteCommand") && defs[0].ReadonlyRootFilesystem
+			for _, path := range []string{"/var/lib/amazon/ssm", "/var/log/amazon/ssm"} {
+				if needs && !mounts[path] {
+					t.Errorf("service %s: ECS Exec on a read-only root, but %s is not a writable volume", svc.Name, path)
+				}
+				if !needs && mounts[path] {
+					t.Errorf("service %s mounts %s without needing it", svc.Name, path)
+				}
+			}
+		}
+	})
+}
+
+// TestPeakRolloutHasRoomInEveryStack: a rollout keeps every old task until its replacement is
+// healthy (minimum healthy 100 %), so at the highest task count a stack can reach, new tasks must
+// still fit, or the deploy waits in PROVISIONING until the circuit breaker rolls it back. The rule:
+// peak + a tenth of it (at least one) + the worker and one run of each job fit on maxInstances.
+func TestPeakRolloutHasRoomInEveryStack(t *testing.T) {
+	for _, stack := range stackFiles(t) {
+		_, base, err := pulumitest.StackConfig(".", stack)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range variants(base["ecs-api:instanceType"]) {
+			t.Run(stack+"/"+v.name, func(t *testing.T) {
+				project, cfg := variantConfig(t, stack, v)
+				get := func(key string) string { return cfg[project+":"+key] }
+				c, err := infra.ParseConfig(project, stack, cfg["aws:region"], get)
+				if err != nil {
+					t.Fatal(err)
+				}
+				peak, key := infra.PeakTasks(c)
+				need := peak + max(1, (peak+9)/10) + infra.OtherTaskSlots(c)
+				perInstance := min(c.Cluster.Shape.TaskMemoryMiB()/c.Service.Memory, c.Cluster.Shape.CPUUnits()/c.Service.CPU)
+				spot := 0
+				if s := c.Cluster.Capacity.Spot; s.Enabled {
+					smallest := -1
+					for _, it := range s.InstanceTypes {
+						shape, _ := infra.ParseInstanceType(it)
+						if n := min(shape.TaskMemoryMiB()/c.Service.Memory, shape.CPUUnits()/c.Service.CPU); smallest < 0 || n < smallest {
+							smallest = n
+						}
+					}
+					spot = smallest * s.MaxInstances
+				}
+				if have := perInstance*c.Cluster.MaxInstances + spot; have < need {
+					t.Errorf("peak %d (%s) needs room for %d tasks, the stack holds %d", peak, key, need, have)
+				}
+				// One instance fewer than the rule needs must be refused, naming the setting.
+				fewer := (need-spot+perInstance-1)/perInstance - 1
+				if fewer < c.Cluster.MinInstances || fewer < 1 {
+					return
+				}
+				cfg[project+":maxInstances"] = itoa(fewer)
+				if _, err := infra.ParseConfig(project, stack, cfg["aws:region"], get); err == nil || !strings.Contains(err.Error(), key+":") {
+					t.Errorf("maxInstances %d holds less than the peak rollout needs, but validation says %v", fewer, err)
+				}
+			})
+		}
+	}
+}
+
+// descriptionLimits are AWS's maximum description lengths: IAM CreateRole 1000; EventBridge
+// Scheduler CreateSchedule 512; EventBridge PutRule 512; Secrets Manager CreateSecret 2048. Every
+// other type must stay within 255, the limit of EC2 CreateSecurityGroup, the smallest of them.
+var descriptionLimits = map[string]int{
+	roleType: 1000, "aws:scheduler/schedule:Schedule": 512, "aws:cloudwatch/eventRule:EventRule": 512,
+	"aws:secretsmanager/secret:Secret": 2048,
+}
+
+// TestDescriptionsFitAWSLimits runs each stack with a job whose command is long, since a job's
+// schedule describes its command.
+func TestDescriptionsFitAWSLimits(t *testing.T) {
+	for _, stack := range stackFiles(t) {
+		project, cfg := variantConfig(t, stack, variant{})
+		long := strings.Repeat("x", 700)
+		jobs, _ := json.Marshal([]map[string]any{{"name": "long", "schedule": "rate(1 hour)", "command": []string{"sh", "-c", "echo " + long + " é"}}})
+		cfg[project+":jobs"] = string(jobs)
+		m, err := pulumitest.Run(project, stack, cfg, program)
+		if err != nil {
+			t.Fatalf("%s: %v", stack, err)
+		}
+		described := 0
+		for _, r := range m.Resources() {
+			d := r.Str("description")
+			if d == "" {
+				continue
+			}
+			described++
+			limit, ok := descriptionLimits[r.Type]
+			if !ok {
+				limit = 255
+			}
+			if len(d) > limit {
+				t.Errorf("%s: %s %s has a %d-character description; AWS allows %d", stack, r.Type, r.Name, len(d), limit)
+			}
+		}
+		if described < 10 {
+			t.Errorf("%s: only %d descriptions checked", stack, described)
+		}
+	}
+}
+
+// TestDatabaseRotationRedeploysEveryServiceThatReadsIt: with manageMasterUserPassword RDS rotates
+// the master secret (every 7 days by default) and ECS resolves secrets only when a task starts, so
+// each rotation must replace every running task that holds DB_PASSWORD: a rule on the secret's
+// RotationSucceeded event starts a state machine that forces a new deployment of exactly those
+// services, with roles that allow exactly that.
+func TestDatabaseRotationRedeploysEveryServiceThatReadsIt(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, stack string, v variant, m *pulumitest.Mocks) {
+		secretArn, _ := m.Exports["databaseSecretArn"].(string)
+		if secretArn == "" {
+			if len(m.OfType("aws:sfn/stateMachine:StateMachine")) != 0 {
+				t.Error("a redeploy state machine without a database")
+			}
+			return
+		}
+		// Which services read the password: their task definitions reference the secret.
+		tds := map[string]string{}
+		for _, td := range m.OfType("aws:ecs/taskDefinition:TaskDefinition") {
+			tds[td.Out("arn")] = td.Str("containerDefinitions")
+		}
+		var readers []string
+		for _, svc := range m.OfType("aws:ecs/service:Service") {
+			if strings.Contains(tds[svc.Str("taskDefinition")], secretArn+":password::") {
+				readers = append(readers, svc.Out("name"))
+			}
+		}
+		sort.Strings(readers)
+		if len(readers) == 0 {
+			t.Fatal("no service reads the database password")
+		}
+
+		rule := one(t, m, "aws:cloudwatch/eventRule:EventRule")
+		if want := infra.RotationEventPattern(secretArn); rule.Str("eventPattern") != want {
+			t.Errorf("rule pattern %s, want %s", rule.Str("eventPattern"), want)
+		}
+		var pattern struct {
+			Source []string `json:"source"`
+			Detail struct {
+				EventName []string            `json:"eventName"`
+				Extra     map[string][]string `json:"additionalEventData"`
+			} `json:"detail"`
+		}
+		if err := json.Unmarshal([]byte(rule.Str("eventPattern")), &pattern); err != nil ||
+			strings.Join(pattern.Source, ",") != "aws.secretsmanager" || strings.Join(pattern.Detail.EventName, ",") != "RotationSucceeded" ||
+			strings.Join(pattern.Detail.Extra["SecretId"], ",") != secretArn {
+			t.Errorf("rule does not match this secret's RotationSucceeded: %s (%v)", rule.Str("eventPattern"), err)
+		}
+		machine := one(t, m, "aws:sfn/stateMachine:StateMachine")
+		target := one(t, m, "aws:cloudwatch/eventTarget:EventTarget")
+		if target.Str("rule") != rule.Out("name") || target.Str("arn") != machine.Out("arn") {
+			t.Errorf("the rule's target is %q, not the state machine", target.Str("arn"))
+		}
+
+		var def struct {
+			StartAt string
+			States  map[string]struct {
+				Type, Resource, Next string
+				End                  bool
+				Parameters           struct {
+					Cluster, Service   string
+					ForceNewDeployment bool
+				}
+			}
+		}
+		if err := json.Unmarshal([]byte(machine.Str("definition")), &def); err != nil {
+			t.Fatal(err)
+		}
+		var redeployed []string
+		for name, steps := def.StartAt, 0; name != "" && steps < 10; steps++ {
+			st := def.States[name]
+			if st.Resource != "arn:aws:states:::aws-sdk:ecs:updateService" || !st.Parameters.ForceNewDeployment ||
+				st.Parameters.Cluster != one(t, m, "aws:ecs/cluster:Cluster").Out("arn") {
+				t.Errorf("state %q does not force a new deployment in the stack's cluster: %+v", name, st)
+			}
+			redeployed = append(redeployed, st.Parameters.Service)
+			if st.End {
+				break
+			}
+			name = st.Next
+		}
+		sort.Strings(redeployed)
+		if strings.Join(redeployed, ",") != strings.Join(readers, ",") {
+			t.Errorf("rotation redeploys %v, want every reader %v", redeployed, readers)
+		}
+
+		g := newGraph(m)
+		allowed := map[string][]string{}
+		for _, role := range g.rolesOf(machine) {
+			for _, p := range g.policies[role.URN] {
+				var doc infra.PolicyDocument
+				if err := json.Unmarshal([]byte(p.Str("policy")), &doc); err != nil {
+					t.Fatal(err)
+				}
+				for _, st := range doc.Statement {
+					for _, a := range st.Action {
+						allowed[a] = append(allowed[a], st.Resource...)
+					}
+				}
+			}
+		}
+		clusterArn := one(t, m, "aws:ecs/cluster:Cluster").Out("arn")
+		var want []string
+		for _, r := range readers {
+			want = append(want, strings.Replace(clusterArn, ":cluster/", ":service/", 1)+"/"+r)
+		}
+		if len(allowed) != 1 || fmt.Sprint(allowed["ecs:UpdateService"]) != fmt.Sprint(want) {
+			t.Errorf("state machine may %v, want only ecs:UpdateService on %v", allowed, want)
+		}
+	})
+}
