@@ -689,3 +689,47 @@ func TestCLIAcceptsOnlyImageAsRequired(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeSaysWhatAWSDoes keeps the README true about behaviour only a real account shows.
+func TestReadmeSaysWhatAWSDoes(t *testing.T) {
+	raw, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(raw)
+	// The first screen says what this is and gives the two commands before any reference table.
+	firstTable := strings.Index(readme, "\n| ")
+	for _, command := range []string{"pulumi up --stack dev", "go test ./..."} {
+		if i := strings.Index(readme, command); i < 0 || i > firstTable {
+			t.Errorf("README's first screen lacks %q before the first table", command)
+		}
+	}
+	for _, want := range []string{
+		// A fresh account lacks the ECS service-linked role; the first deploy fails without it.
+		"aws iam create-service-linked-role --aws-service-name ecs.amazonaws.com",
+		// A task that waits for capacity is not a failed invocation: no retry, no dead-letter message.
+		"No instance has room**: this is *not* a failed invocation",
+		// A refresh during a scheduled window writes the base bounds back.
+		"pulumi up --refresh",
+		// The app must trust the RDS CA to connect with TLS.
+		"rds-global-bundle.pem",
+		// Rotation replaces the tasks that hold the old password.
+		"RotationSucceeded",
+		// The peak-rollout rule with prod's arithmetic.
+		"⌈41 / 4⌉ = 11 instances",
+	} {
+		if !strings.Contains(readme, want) {
+			t.Errorf("README lacks %q", want)
+		}
+	}
+	if strings.Contains(readme, "(no capacity, a throttled API)") {
+		t.Error("README says job retries cover no capacity; with capacity providers they do not")
+	}
+	_, prod, err := pulumitest.StackConfig(".", "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prod["ecs-api:maxInstances"] != "11" {
+		t.Errorf("README's arithmetic gives prod 11 instances, the stack file sets %s", prod["ecs-api:maxInstances"])
+	}
+}
