@@ -78,8 +78,8 @@ func variantConfig(t *testing.T, stack string, v variant) (string, map[string]st
 	return project, cfg
 }
 
-// forEachVariant runs the program for every stack file and variant.
-func forEachVariant(t *testing.T, check func(t *testing.T, stack string, v variant, m *pulumitest.Mocks)) {
+// forEachVariantConfig calls check with the config of every stack file and variant, in a subtest.
+func forEachVariantConfig(t *testing.T, check func(t *testing.T, stack, project string, v variant, cfg map[string]string)) {
 	for _, stack := range stackFiles(t) {
 		_, base, err := pulumitest.StackConfig(".", stack)
 		if err != nil {
@@ -88,14 +88,21 @@ func forEachVariant(t *testing.T, check func(t *testing.T, stack string, v varia
 		for _, v := range variants(base["ecs-api:instanceType"]) {
 			t.Run(stack+"/"+v.name, func(t *testing.T) {
 				project, cfg := variantConfig(t, stack, v)
-				m, err := pulumitest.Run(project, stack, cfg, program)
-				if err != nil {
-					t.Fatalf("program failed: %v", err)
-				}
-				check(t, stack, v, m)
+				check(t, stack, project, v, cfg)
 			})
 		}
 	}
+}
+
+// forEachVariant runs the program for every stack file and variant.
+func forEachVariant(t *testing.T, check func(t *testing.T, stack string, v variant, m *pulumitest.Mocks)) {
+	forEachVariantConfig(t, func(t *testing.T, stack, project string, v variant, cfg map[string]string) {
+		m, err := pulumitest.Run(project, stack, cfg, program)
+		if err != nil {
+			t.Fatalf("program failed: %v", err)
+		}
+		check(t, stack, v, m)
+	})
 }
 
 // graph indexes a run's resources by the values other resources reference them with.
@@ -357,48 +364,39 @@ func TestExecAgentCanWriteOnReadOnlyRoot(t *testing.T) {
 // still fit, or the deploy waits in PROVISIONING until the circuit breaker rolls it back. The rule:
 // peak + a tenth of it (at least one) + the worker and one run of each job fit on maxInstances.
 func TestPeakRolloutHasRoomInEveryStack(t *testing.T) {
-	for _, stack := range stackFiles(t) {
-		_, base, err := pulumitest.StackConfig(".", stack)
+	forEachVariantConfig(t, func(t *testing.T, stack, project string, v variant, cfg map[string]string) {
+		get := func(key string) string { return cfg[project+":"+key] }
+		c, err := infra.ParseConfig(project, stack, cfg["aws:region"], get)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, v := range variants(base["ecs-api:instanceType"]) {
-			t.Run(stack+"/"+v.name, func(t *testing.T) {
-				project, cfg := variantConfig(t, stack, v)
-				get := func(key string) string { return cfg[project+":"+key] }
-				c, err := infra.ParseConfig(project, stack, cfg["aws:region"], get)
-				if err != nil {
-					t.Fatal(err)
+		peak, key := infra.PeakTasks(c)
+		need := peak + max(1, (peak+9)/10) + infra.OtherTaskSlots(c)
+		perInstance := min(c.Cluster.Shape.TaskMemoryMiB()/c.Service.Memory, c.Cluster.Shape.CPUUnits()/c.Service.CPU)
+		spot := 0
+		if s := c.Cluster.Capacity.Spot; s.Enabled {
+			smallest := -1
+			for _, it := range s.InstanceTypes {
+				shape, _ := infra.ParseInstanceType(it)
+				if n := min(shape.TaskMemoryMiB()/c.Service.Memory, shape.CPUUnits()/c.Service.CPU); smallest < 0 || n < smallest {
+					smallest = n
 				}
-				peak, key := infra.PeakTasks(c)
-				need := peak + max(1, (peak+9)/10) + infra.OtherTaskSlots(c)
-				perInstance := min(c.Cluster.Shape.TaskMemoryMiB()/c.Service.Memory, c.Cluster.Shape.CPUUnits()/c.Service.CPU)
-				spot := 0
-				if s := c.Cluster.Capacity.Spot; s.Enabled {
-					smallest := -1
-					for _, it := range s.InstanceTypes {
-						shape, _ := infra.ParseInstanceType(it)
-						if n := min(shape.TaskMemoryMiB()/c.Service.Memory, shape.CPUUnits()/c.Service.CPU); smallest < 0 || n < smallest {
-							smallest = n
-						}
-					}
-					spot = smallest * s.MaxInstances
-				}
-				if have := perInstance*c.Cluster.MaxInstances + spot; have < need {
-					t.Errorf("peak %d (%s) needs room for %d tasks, the stack holds %d", peak, key, need, have)
-				}
-				// One instance fewer than the rule needs must be refused, naming the setting.
-				fewer := (need-spot+perInstance-1)/perInstance - 1
-				if fewer < c.Cluster.MinInstances || fewer < 1 {
-					return
-				}
-				cfg[project+":maxInstances"] = itoa(fewer)
-				if _, err := infra.ParseConfig(project, stack, cfg["aws:region"], get); err == nil || !strings.Contains(err.Error(), key+":") {
-					t.Errorf("maxInstances %d holds less than the peak rollout needs, but validation says %v", fewer, err)
-				}
-			})
+			}
+			spot = smallest * s.MaxInstances
 		}
-	}
+		if have := perInstance*c.Cluster.MaxInstances + spot; have < need {
+			t.Errorf("peak %d (%s) needs room for %d tasks, the stack holds %d", peak, key, need, have)
+		}
+		// One instance fewer than the rule needs must be refused, naming the setting.
+		fewer := (need-spot+perInstance-1)/perInstance - 1
+		if fewer < c.Cluster.MinInstances || fewer < 1 {
+			return
+		}
+		cfg[project+":maxInstances"] = itoa(fewer)
+		if _, err := infra.ParseConfig(project, stack, cfg["aws:region"], get); err == nil || !strings.Contains(err.Error(), key+":") {
+			t.Errorf("maxInstances %d holds less than the peak rollout needs, but validation says %v", fewer, err)
+		}
+	})
 }
 
 // descriptionLimits are AWS's maximum description lengths: IAM CreateRole 1000; EventBridge
