@@ -17,6 +17,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
+	"github.com/acme/ecs-api/config"
 	"github.com/acme/ecs-api/infra"
 	"github.com/acme/ecs-api/internal/pulumitest"
 )
@@ -30,7 +31,7 @@ type variant struct {
 
 func variants(instanceType string) []variant {
 	spotTypes := []string{"m6i.large", "m6a.large"}
-	if shape, err := infra.ParseInstanceType(instanceType); err == nil && shape.Arm64 {
+	if shape, err := config.ParseInstanceType(instanceType); err == nil && shape.Arm64 {
 		spotTypes = []string{"m7g.large", "c7g.xlarge"}
 	}
 	spot := map[string]any{"spot": map[string]any{"enabled": true, "instanceTypes": spotTypes, "maxInstances": 3}}
@@ -366,18 +367,18 @@ func TestExecAgentCanWriteOnReadOnlyRoot(t *testing.T) {
 func TestPeakRolloutHasRoomInEveryStack(t *testing.T) {
 	forEachVariantConfig(t, func(t *testing.T, stack, project string, v variant, cfg map[string]string) {
 		get := func(key string) string { return cfg[project+":"+key] }
-		c, err := infra.ParseConfig(project, stack, cfg["aws:region"], get)
+		c, err := config.ParseConfig(project, stack, cfg["aws:region"], get)
 		if err != nil {
 			t.Fatal(err)
 		}
-		peak, key := infra.PeakTasks(c)
-		need := peak + max(1, (peak+9)/10) + infra.OtherTaskSlots(c)
+		peak, key := config.PeakTasks(c)
+		need := peak + max(1, (peak+9)/10) + config.OtherTaskSlots(c)
 		perInstance := min(c.Cluster.Shape.TaskMemoryMiB()/c.Service.Memory, c.Cluster.Shape.CPUUnits()/c.Service.CPU)
 		spot := 0
 		if s := c.Cluster.Capacity.Spot; s.Enabled {
 			smallest := -1
 			for _, it := range s.InstanceTypes {
-				shape, _ := infra.ParseInstanceType(it)
+				shape, _ := config.ParseInstanceType(it)
 				if n := min(shape.TaskMemoryMiB()/c.Service.Memory, shape.CPUUnits()/c.Service.CPU); smallest < 0 || n < smallest {
 					smallest = n
 				}
@@ -393,7 +394,7 @@ func TestPeakRolloutHasRoomInEveryStack(t *testing.T) {
 			return
 		}
 		cfg[project+":maxInstances"] = itoa(fewer)
-		if _, err := infra.ParseConfig(project, stack, cfg["aws:region"], get); err == nil || !strings.Contains(err.Error(), key+":") {
+		if _, err := config.ParseConfig(project, stack, cfg["aws:region"], get); err == nil || !strings.Contains(err.Error(), key+":") {
 			t.Errorf("maxInstances %d holds less than the peak rollout needs, but validation says %v", fewer, err)
 		}
 	})

@@ -8,6 +8,7 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/acme/ecs-api/config"
 	"github.com/acme/ecs-api/infra"
 )
 
@@ -17,7 +18,7 @@ func main() {
 
 // program is the table of contents: config, then each component fed by the ones before it.
 func program(ctx *pulumi.Context) error {
-	cfg, err := infra.LoadConfig(ctx)
+	cfg, err := config.LoadConfig(ctx)
 	if err != nil {
 		return err
 	}
@@ -167,7 +168,7 @@ func program(ctx *pulumi.Context) error {
 // sharedState creates the database and the cache the config enables, and returns how the app's
 // containers reach them, and the database (nil without one). State lives in managed services, not
 // in any one task, so every task sees the same.
-func sharedState(ctx *pulumi.Context, cfg *infra.Config, network *infra.Network, cluster *infra.EcsCluster,
+func sharedState(ctx *pulumi.Context, cfg *config.Config, network *infra.Network, cluster *infra.EcsCluster,
 	opts ...pulumi.ResourceOption) (infra.Connections, *infra.Database, error) {
 	var connections []infra.Connections
 	var db *infra.Database

@@ -11,9 +11,8 @@ import (
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
-	"gopkg.in/yaml.v3"
 
+	"github.com/acme/ecs-api/config"
 	"github.com/acme/ecs-api/infra"
 	"github.com/acme/ecs-api/internal/pulumitest"
 	"github.com/acme/ecs-api/internal/snapshot"
@@ -329,66 +328,11 @@ func TestInvalidConfigRegistersNothing(t *testing.T) {
 	}
 }
 
-// TestPulumiYamlDeclaresEveryKey keeps Pulumi.yaml (the CLI's view and the defaults) and the loader in step.
-func TestPulumiYamlDeclaresEveryKey(t *testing.T) {
-	proj, err := workspace.LoadProject("Pulumi.yaml")
-	if err != nil {
-		t.Fatalf("Pulumi.yaml does not validate: %v", err)
-	}
-	declared := map[string]bool{}
-	for key, decl := range proj.Config {
-		declared[key] = true
-		if decl.Description == "" || decl.Type == nil || *decl.Type == "" {
-			t.Errorf("Pulumi.yaml: %s needs a type and a description", key)
-		}
-	}
-	read := map[string]bool{}
-	for _, key := range infra.Keys {
-		read[key] = true
-		if !declared[key] {
-			t.Errorf("the program reads %s but Pulumi.yaml does not declare it", key)
-		}
-	}
-	for key := range declared {
-		if !read[key] {
-			t.Errorf("Pulumi.yaml declares %s but the program never reads it", key)
-		}
-	}
-	if proj.Runtime.Options()["buildTarget"] == nil {
-		t.Error("Pulumi.yaml sets no runtime buildTarget: every preview relinks the program")
-	}
-}
-
-// TestStackFilesUseOnlyKnownKeys catches typos such as desiredcount, which Pulumi would silently ignore.
-func TestStackFilesUseOnlyKnownKeys(t *testing.T) {
-	known := map[string]bool{"aws:region": true}
-	for _, key := range infra.Keys {
-		known["ecs-api:"+key] = true
-	}
-	for _, stack := range stackFiles(t) {
-		file := "Pulumi." + stack + ".yaml"
-		_, cfg, err := pulumitest.StackConfig(".", stack)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for key := range cfg {
-			if !known[key] {
-				t.Errorf("%s sets unknown key %s", file, key)
-			}
-		}
-	}
-}
-
-// TestReadmeDocumentsEveryKeyAndOutput keeps the configuration and output tables true.
-func TestReadmeDocumentsEveryKeyAndOutput(t *testing.T) {
+// TestReadmeDocumentsEveryOutput keeps the output table and the commands true.
+func TestReadmeDocumentsEveryOutput(t *testing.T) {
 	readme, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
-	}
-	for _, key := range infra.Keys {
-		if !strings.Contains(string(readme), "| `"+key+"` |") {
-			t.Errorf("README's configuration table lacks %s", key)
-		}
 	}
 	m := runStack(t, "dev")
 	for name := range m.Exports {
@@ -521,7 +465,7 @@ func TestStackDataProtections(t *testing.T) {
 
 // policyStack is a stack's graph as the policy suite sees it.
 func policyStack(stack string, m *pulumitest.Mocks) *policy.Stack {
-	s := &policy.Stack{Name: stack, Production: infra.IsProductionStack(stack)}
+	s := &policy.Stack{Name: stack, Production: config.IsProductionStack(stack)}
 	for _, r := range m.Resources() {
 		res := r.Resource
 		s.Resources = append(s.Resources, &res)
@@ -598,58 +542,6 @@ func TestSnapshots(t *testing.T) {
 				t.Error(err)
 			}
 		})
-	}
-}
-
-// TestReadmeExamplesAreValidConfig parses every YAML example of stack config in the README and
-// validates it on top of the prod stack, so the documentation cannot drift from the program.
-func TestReadmeExamplesAreValidConfig(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, prod, err := pulumitest.StackConfig(".", "prod")
-	if err != nil {
-		t.Fatal(err)
-	}
-	blocks := strings.Split(string(readme), "```yaml\n")[1:]
-	checked := 0
-	for _, block := range blocks {
-		block = block[:strings.Index(block, "```")]
-		if !strings.Contains(block, "ecs-api:") {
-			continue
-		}
-		var values map[string]any
-		if err := yaml.Unmarshal([]byte(block), &values); err != nil {
-			t.Errorf("README example does not parse: %v\n%s", err, block)
-			continue
-		}
-		cfg := map[string]string{}
-		for k, v := range prod {
-			cfg[k] = v
-		}
-		for k, v := range values {
-			if !strings.HasPrefix(k, "ecs-api:") {
-				t.Errorf("README example sets %s, not a key of this project", k)
-			}
-			if s, ok := v.(string); ok {
-				cfg[k] = s
-				continue
-			}
-			b, err := json.Marshal(v)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg[k] = string(b)
-		}
-		get := func(key string) string { return cfg["ecs-api:"+key] }
-		if _, err := infra.ParseConfig("ecs-api", "prod", "us-east-1", get); err != nil {
-			t.Errorf("README example is not valid config: %v\n%s", err, block)
-		}
-		checked++
-	}
-	if checked < 3 {
-		t.Errorf("checked %d README examples, want the scaling, data and jobs ones at least", checked)
 	}
 }
 

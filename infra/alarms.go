@@ -5,12 +5,14 @@ import (
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/acme/ecs-api/config"
 )
 
 // serviceAlarms creates the alarms that judge a deployment: the share of 5xx answers from the tasks,
 // unhealthy targets, and p99 response time, all measured at the load balancer for this target group.
 // They are children of the AppService, created before the ECS service that lists them.
-func serviceAlarms(ctx *pulumi.Context, name string, cfg AlarmsConfig, loadBalancer, targetGroup pulumi.StringInput,
+func serviceAlarms(ctx *pulumi.Context, name string, cfg config.AlarmsConfig, loadBalancer, targetGroup pulumi.StringInput,
 	parent pulumi.ResourceOption) ([]*cloudwatch.MetricAlarm, error) {
 	dimensions := pulumi.StringMap{"LoadBalancer": loadBalancer, "TargetGroup": targetGroup}
 	metric := func(metricName, stat string) *cloudwatch.MetricAlarmMetricQueryMetricArgs {

@@ -5,6 +5,8 @@ import (
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/appautoscaling"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/acme/ecs-api/config"
 )
 
 // ServiceAutoscaling lets Application Auto Scaling move the service's task count between MinTasks and
@@ -23,7 +25,7 @@ type ServiceAutoscalingArgs struct {
 	// Both ARN suffixes form the resource label of the requests-per-target metric.
 	LoadBalancerArnSuffix pulumi.StringInput
 	TargetGroupArnSuffix  pulumi.StringInput
-	Config                AutoscalingConfig
+	Config                config.AutoscalingConfig
 }
 
 // NewServiceAutoscaling registers the scalable target, its policies and scheduled actions.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/acme/ecs-api/config"
 	"github.com/acme/ecs-api/infra"
 	"github.com/acme/ecs-api/internal/pulumitest"
 	"github.com/acme/ecs-api/policy"
@@ -27,7 +28,7 @@ const autoscalingOn = `{"enabled":true,"minTasks":2,"maxTasks":10,"cpuTarget":55
 
 func buildAutoscaling(t *testing.T, autoscaling string) *pulumitest.Mocks {
 	t.Helper()
-	return build(t, map[string]string{"autoscaling": autoscaling, "maxInstances": "8"}, func(ctx *pulumi.Context, cfg *infra.Config) error {
+	return build(t, map[string]string{"autoscaling": autoscaling, "maxInstances": "8"}, func(ctx *pulumi.Context, cfg *config.Config) error {
 		_, err := infra.NewServiceAutoscaling(ctx, "scaling", &infra.ServiceAutoscalingArgs{
 			ClusterName:           pulumi.String("cluster-1"),
 			ServiceName:           pulumi.String("api-1"),
@@ -113,7 +114,7 @@ func TestScheduledActionsRaiseAndRestoreBounds(t *testing.T) {
 
 func TestServiceIgnoresDesiredCountOnlyWhenAutoscaled(t *testing.T) {
 	for _, autoscaled := range []bool{false, true} {
-		m := build(t, nil, func(ctx *pulumi.Context, cfg *infra.Config) error {
+		m := build(t, nil, func(ctx *pulumi.Context, cfg *config.Config) error {
 			args := serviceArgs(ctx, t, cfg)
 			args.Autoscaled = autoscaled
 			_, err := infra.NewAppService(ctx, "api", args)
@@ -129,7 +130,7 @@ func TestServiceIgnoresDesiredCountOnlyWhenAutoscaled(t *testing.T) {
 
 func TestAlarmsAreWiredIntoDeploymentRollback(t *testing.T) {
 	alarms := `{"enabled":true,"rollback":true,"target5xxPercent":2,"p99LatencySeconds":1.5,"unhealthyHosts":1,"periodSeconds":60,"evaluationPeriods":2}`
-	m := build(t, map[string]string{"alarms": alarms}, func(ctx *pulumi.Context, cfg *infra.Config) error {
+	m := build(t, map[string]string{"alarms": alarms}, func(ctx *pulumi.Context, cfg *config.Config) error {
 		args := serviceArgs(ctx, t, cfg)
 		args.Alarms = cfg.Alarms
 		_, err := infra.NewAppService(ctx, "api", args)
@@ -267,7 +268,7 @@ func TestSpotCapacityOnlyWhenConfigured(t *testing.T) {
 		t.Errorf("default strategy %v, want on-demand base 2 weight 1, spot weight 3", ccp.Inputs["defaultCapacityProviderStrategies"])
 	}
 
-	svc := build(t, map[string]string{"capacity": spot, "instanceType": "m6i.large"}, func(ctx *pulumi.Context, cfg *infra.Config) error {
+	svc := build(t, map[string]string{"capacity": spot, "instanceType": "m6i.large"}, func(ctx *pulumi.Context, cfg *config.Config) error {
 		args := serviceArgs(ctx, t, cfg)
 		args.SpotCapacityProviderName = pulumi.String("spot-cp")
 		args.Spot = cfg.Cluster.Capacity.Spot

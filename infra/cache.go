@@ -8,6 +8,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/vpc"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/acme/ecs-api/config"
 )
 
 // RedisPort is the port the cache listens on and the only one its security group opens.
@@ -30,7 +32,7 @@ type CacheArgs struct {
 	VpcID                   pulumi.StringInput
 	PrivateSubnetIDs        pulumi.StringArrayInput
 	InstanceSecurityGroupID pulumi.StringInput
-	Config                  CacheConfig
+	Config                  config.CacheConfig
 }
 
 // NewCache creates the security group, subnet group, auth token secret and replication group.

@@ -3,6 +3,8 @@ package infra
 import (
 	"encoding/base64"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -13,6 +15,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ssm"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/vpc"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/acme/ecs-api/config"
 )
 
 // Dynamic host ports: Docker picks a host port for each task in the ephemeral range, which covers
@@ -47,7 +51,7 @@ type EcsClusterArgs struct {
 	VpcID                       pulumi.StringInput
 	PrivateSubnetIDs            pulumi.StringArrayInput
 	LoadBalancerSecurityGroupID pulumi.StringInput
-	Config                      ClusterConfig
+	Config                      config.ClusterConfig
 	Partition                   string
 	// Tags go on the Auto Scaling group and, through it and the launch template, on instances and
 	// volumes, which the provider's default tags do not reach.
@@ -303,7 +307,7 @@ func afterAssociation(association *ecs.ClusterCapacityProviders, name pulumi.Str
 }
 
 // capacityProvider lets ECS scale an Auto Scaling group to fit the tasks it needs to place.
-func capacityProvider(ctx *pulumi.Context, name string, asg *autoscaling.Group, cfg CapacityConfig, parent pulumi.ResourceOption) (*ecs.CapacityProvider, error) {
+func capacityProvider(ctx *pulumi.Context, name string, asg *autoscaling.Group, cfg config.CapacityConfig, parent pulumi.ResourceOption) (*ecs.CapacityProvider, error) {
 	return ecs.NewCapacityProvider(ctx, name, &ecs.CapacityProviderArgs{
 		AutoScalingGroupProvider: &ecs.CapacityProviderAutoScalingGroupProviderArgs{
 			AutoScalingGroupArn: asg.Arn,
@@ -381,7 +385,7 @@ func (c *EcsCluster) spotCapacity(ctx *pulumi.Context, name string, args *EcsClu
 // has to start them. No instance reuse policy: ECS's guide "Configuring pre-initialized instances for
 // your Amazon ECS Auto Scaling group" says a warm pool for ECS cannot set ReuseOnScaleIn; instances
 // that scale in are terminated, and the pool refills with new ones.
-func warmPool(cfg WarmPoolConfig) *autoscaling.GroupWarmPoolArgs {
+func warmPool(cfg config.WarmPoolConfig) *autoscaling.GroupWarmPoolArgs {
 	pool := &autoscaling.GroupWarmPoolArgs{
 		PoolState: pulumi.String("Stopped"),
 		MinSize:   pulumi.Int(cfg.MinSize),
@@ -441,7 +445,7 @@ func userData(clusterName string, warmPool bool) string {
 		"#!/bin/bash",
 		"cat <<'EOF' >> /etc/ecs/ecs.config",
 		"ECS_CLUSTER=" + clusterName,
-		fmt.Sprintf("ECS_RESERVED_MEMORY=%d", ReservedMemoryMiB),
+		fmt.Sprintf("ECS_RESERVED_MEMORY=%d", config.ReservedMemoryMiB),
 		"ECS_ENABLE_TASK_IAM_ROLE=true",
 		"ECS_ENABLE_CONTAINER_METADATA=true",
 		"ECS_ENABLE_SPOT_INSTANCE_DRAINING=true",
@@ -456,7 +460,7 @@ func userData(clusterName string, warmPool bool) string {
 // asgTags tags the group and, at launch, its instances.
 func asgTags(tags map[string]string) autoscaling.GroupTagArray {
 	out := autoscaling.GroupTagArray{}
-	for _, k := range sortedKeys(tags) {
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
 		out = append(out, &autoscaling.GroupTagArgs{
 			Key: pulumi.String(k), Value: pulumi.String(tags[k]), PropagateAtLaunch: pulumi.Bool(true),
 		})

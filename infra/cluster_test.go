@@ -7,13 +7,14 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/acme/ecs-api/config"
 	"github.com/acme/ecs-api/infra"
 	"github.com/acme/ecs-api/internal/pulumitest"
 )
 
 func buildCluster(t *testing.T, overrides map[string]string) *pulumitest.Mocks {
 	t.Helper()
-	return build(t, overrides, func(ctx *pulumi.Context, cfg *infra.Config) error {
+	return build(t, overrides, func(ctx *pulumi.Context, cfg *config.Config) error {
 		_, err := infra.NewEcsCluster(ctx, "cluster", &infra.EcsClusterArgs{
 			VpcID:                       pulumi.String("vpc-1"),
 			PrivateSubnetIDs:            pulumi.ToStringArray([]string{"subnet-private-0", "subnet-private-1"}),
@@ -256,7 +257,7 @@ func TestCapacityProviderScalesTheGroupAndIsTheClusterDefault(t *testing.T) {
 func TestClusterRejectsNamesECSReservesForCapacityProviders(t *testing.T) {
 	for _, name := range []string{"ecs", "aws-prod", "FargateLike"} {
 		_, err := pulumitest.Run(project, "test", baseConfig(t), func(ctx *pulumi.Context) error {
-			cfg, err := infra.LoadConfig(ctx)
+			cfg, err := config.LoadConfig(ctx)
 			if err != nil {
 				return err
 			}

@@ -3,9 +3,13 @@ package infra
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecs"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/acme/ecs-api/config"
 )
 
 // ContainerDefinition is the subset of ECS's container definition this program sets.
@@ -85,7 +89,7 @@ var ExecAgentPaths = []struct{ Volume, Path string }{
 }
 
 // execVolumes reports whether the task needs the ECS Exec agent's writable volumes.
-func execVolumes(svc ServiceConfig) bool {
+func execVolumes(svc config.ServiceConfig) bool {
 	return svc.EnableExecuteCommand && svc.ReadonlyRootFilesystem
 }
 
@@ -104,14 +108,14 @@ type AppRuntime struct {
 	LogGroupName pulumi.StringInput
 	// Connections to the database and cache, resolved into variables at deploy time.
 	Connections Connections
-	Service     ServiceConfig
+	Service     config.ServiceConfig
 	Region      string
 }
 
 // containerSpec is one way of running the app's image: the API behind the load balancer, a
 // scheduled job, or the worker. All share image, secrets, hardening and logging.
 type containerSpec struct {
-	Service ServiceConfig
+	Service config.ServiceConfig
 	// Env and Secrets are the final variables.
 	Env     map[string]string
 	Secrets map[string]string
@@ -216,10 +220,10 @@ func containerDefinitions(spec containerSpec) (string, error) {
 			def.MountPoints = append(def.MountPoints, MountPoint{SourceVolume: v.Volume, ContainerPath: v.Path})
 		}
 	}
-	for _, k := range sortedKeys(spec.Env) {
+	for _, k := range slices.Sorted(maps.Keys(spec.Env)) {
 		def.Environment = append(def.Environment, NameValue{Name: k, Value: spec.Env[k]})
 	}
-	for _, k := range sortedKeys(spec.Secrets) {
+	for _, k := range slices.Sorted(maps.Keys(spec.Secrets)) {
 		def.Secrets = append(def.Secrets, SecretRef{Name: k, ValueFrom: spec.Secrets[k]})
 	}
 	b, err := json.Marshal([]ContainerDefinition{def})

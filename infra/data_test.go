@@ -8,6 +8,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/acme/ecs-api/config"
 	"github.com/acme/ecs-api/infra"
 	"github.com/acme/ecs-api/internal/pulumitest"
 	"github.com/acme/ecs-api/policy"
@@ -22,7 +23,7 @@ const (
 // buildData builds the database and the cache (as enabled by overrides) and the API wired to them.
 func buildData(t *testing.T, overrides map[string]string) *pulumitest.Mocks {
 	t.Helper()
-	return build(t, overrides, func(ctx *pulumi.Context, cfg *infra.Config) error {
+	return build(t, overrides, func(ctx *pulumi.Context, cfg *config.Config) error {
 		subnets := pulumi.ToStringArray(strings.Split(privateSubnets, ","))
 		var conns []infra.Connections
 		if cfg.Database.Enabled {
@@ -223,7 +224,7 @@ func TestDatabaseAndCacheReachTheContainerAndOnlyTheirSecretsAreReadable(t *test
 func runDatabase(t *testing.T, stack, database string) *pulumitest.Mocks {
 	t.Helper()
 	m, err := pulumitest.Run(project, stack, withOverrides(t, map[string]string{"database": database}), func(ctx *pulumi.Context) error {
-		cfg, err := infra.LoadConfig(ctx)
+		cfg, err := config.LoadConfig(ctx)
 		if err != nil {
 			return err
 		}
@@ -308,7 +309,7 @@ func TestAppIsToldTheDatabaseNeedsTLS(t *testing.T) {
 			t.Errorf("%s = %q, want %q", name, env[name], want)
 		}
 	}
-	if _, err := infra.ParseConfig(project, "test", "us-east-1", func(key string) string {
+	if _, err := config.ParseConfig(project, "test", "us-east-1", func(key string) string {
 		return withOverrides(t, map[string]string{"database": dbOn, "env": `{"PGSSLMODE":"disable"}`})[project+":"+key]
 	}); err == nil || !strings.Contains(err.Error(), "PGSSLMODE") {
 		t.Errorf("config may turn TLS off through env: %v", err)

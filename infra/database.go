@@ -11,6 +11,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/vpc"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/acme/ecs-api/config"
 )
 
 // PostgresPort is the port the database listens on and the only one its security group opens.
@@ -34,7 +36,7 @@ type DatabaseArgs struct {
 	VpcID                   pulumi.StringInput
 	PrivateSubnetIDs        pulumi.StringArrayInput
 	InstanceSecurityGroupID pulumi.StringInput
-	Config                  DatabaseConfig
+	Config                  config.DatabaseConfig
 }
 
 // NewDatabase creates the security group, subnet group, parameter group and the instance.
@@ -75,7 +77,7 @@ func NewDatabase(ctx *pulumi.Context, name string, args *DatabaseArgs, opts ...p
 		return nil, fmt.Errorf("database %s: subnet group: %w", name, err)
 	}
 
-	major := PostgresMajor(cfg.EngineVersion)
+	major := config.PostgresMajor(cfg.EngineVersion)
 	params, err := rds.NewParameterGroup(ctx, name+"-params", &rds.ParameterGroupArgs{
 		Family:      pulumi.Sprintf("postgres%d", major),
 		Description: pulumi.String("TLS required; slow statements logged"),

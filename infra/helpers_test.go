@@ -8,7 +8,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/acme/ecs-api/infra"
+	"github.com/acme/ecs-api/config"
 	"github.com/acme/ecs-api/internal/pulumitest"
 	// Registers -update, so that `go test ./... -update` is accepted by this package too.
 	_ "github.com/acme/ecs-api/internal/snapshot"
@@ -21,50 +21,24 @@ const (
 
 // baseConfig is Pulumi.yaml's defaults plus the two values every stack must set.
 func baseConfig(t *testing.T) map[string]string {
-	t.Helper()
-	cfg, err := pulumitest.ProjectDefaults("..")
-	if err != nil {
-		t.Fatalf("Pulumi.yaml: %v", err)
-	}
-	cfg["aws:region"] = "us-east-1"
-	cfg[project+":image"] = testImage
-	return cfg
+	return withOverrides(t, nil)
 }
 
 // withOverrides returns the base config with project keys replaced ("" deletes a key).
 func withOverrides(t *testing.T, overrides map[string]string) map[string]string {
-	cfg := baseConfig(t)
-	for k, v := range overrides {
-		key := k
-		if !strings.Contains(k, ":") {
-			key = project + ":" + k
-		}
-		if v == "" {
-			delete(cfg, key)
-			continue
-		}
-		cfg[key] = v
+	t.Helper()
+	cfg, err := pulumitest.ConfigWith("..", project, testImage, overrides)
+	if err != nil {
+		t.Fatalf("Pulumi.yaml: %v", err)
 	}
 	return cfg
 }
 
-// loadConfig runs LoadConfig under mocks for a stack with the given overrides.
-func loadConfig(t *testing.T, stack string, overrides map[string]string) (*infra.Config, *pulumitest.Mocks, error) {
-	t.Helper()
-	var cfg *infra.Config
-	m, err := pulumitest.Run(project, stack, withOverrides(t, overrides), func(ctx *pulumi.Context) error {
-		var err error
-		cfg, err = infra.LoadConfig(ctx)
-		return err
-	})
-	return cfg, m, err
-}
-
 // build runs a program that loads config (with overrides) and builds components with it.
-func build(t *testing.T, overrides map[string]string, program func(ctx *pulumi.Context, cfg *infra.Config) error) *pulumitest.Mocks {
+func build(t *testing.T, overrides map[string]string, program func(ctx *pulumi.Context, cfg *config.Config) error) *pulumitest.Mocks {
 	t.Helper()
 	m, err := pulumitest.Run(project, "test", withOverrides(t, overrides), func(ctx *pulumi.Context) error {
-		cfg, err := infra.LoadConfig(ctx)
+		cfg, err := config.LoadConfig(ctx)
 		if err != nil {
 			return err
 		}

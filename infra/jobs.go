@@ -1,6 +1,7 @@
 package infra
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/scheduler"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sqs"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/acme/ecs-api/config"
 )
 
 // jobEventMaxAge is how long EventBridge Scheduler keeps retrying one invocation.
@@ -30,7 +33,7 @@ type ScheduledJobs struct {
 // ScheduledJobsArgs: the jobs run the app's code in the app's runtime (cluster, roles, logs).
 type ScheduledJobsArgs struct {
 	Runtime AppRuntime
-	Jobs    []JobConfig
+	Jobs    []config.JobConfig
 }
 
 // NewScheduledJobs creates a dead-letter queue shared by the jobs and, per job, a task definition,
@@ -77,7 +80,7 @@ func NewScheduledJobs(ctx *pulumi.Context, name string, args *ScheduledJobsArgs,
 }
 
 // job creates one job's task definition, role and schedule.
-func (j *ScheduledJobs) job(ctx *pulumi.Context, name string, job JobConfig, args *ScheduledJobsArgs, dlq *sqs.Queue,
+func (j *ScheduledJobs) job(ctx *pulumi.Context, name string, job config.JobConfig, args *ScheduledJobsArgs, dlq *sqs.Queue,
 	parent pulumi.ResourceOption) (*ecs.TaskDefinition, error) {
 	prefix := name + "-" + job.Name
 	rt := args.Runtime
@@ -85,8 +88,8 @@ func (j *ScheduledJobs) job(ctx *pulumi.Context, name string, job JobConfig, arg
 		Family:       taskFamily(ctx.Project(), ctx.Stack(), "job-"+job.Name),
 		Env:          withVars(job.Env, map[string]string{rt.Service.CronFlag: "true"}),
 		Command:      jobCommand(job),
-		CPU:          orDefault(job.CPU, rt.Service.CPU),
-		Memory:       orDefault(job.Memory, rt.Service.Memory),
+		CPU:          cmp.Or(job.CPU, rt.Service.CPU),
+		Memory:       cmp.Or(job.Memory, rt.Service.Memory),
 		StreamPrefix: "job-" + job.Name,
 	}, parent)
 	if err != nil {
@@ -152,7 +155,7 @@ func (j *ScheduledJobs) job(ctx *pulumi.Context, name string, job JobConfig, arg
 const MaxScheduleDescription = 512
 
 // jobDescription says what the schedule runs; a long command is cut to fit Scheduler's limit.
-func jobDescription(job JobConfig) string {
+func jobDescription(job config.JobConfig) string {
 	return truncate(fmt.Sprintf("Runs the %s job once: %v", job.Name, job.Command), MaxScheduleDescription)
 }
 
@@ -170,7 +173,7 @@ func truncate(s string, limit int) string {
 
 // jobCommand runs the job's command under `timeout`: SIGTERM at the limit, SIGKILL 30 s later,
 // and a non-zero exit (124) that shows the task as failed.
-func jobCommand(job JobConfig) []string {
+func jobCommand(job config.JobConfig) []string {
 	if job.Timeout == 0 {
 		return job.Command
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/acme/ecs-api/config"
 	"github.com/acme/ecs-api/infra"
 	"github.com/acme/ecs-api/internal/pulumitest"
 )
@@ -25,7 +26,7 @@ const twoJobs = `[
 ]`
 
 // testRuntime is the app's runtime as AppService and EcsCluster would hand it over.
-func testRuntime(cfg *infra.Config) infra.AppRuntime {
+func testRuntime(cfg *config.Config) infra.AppRuntime {
 	return infra.AppRuntime{
 		ClusterArn: pulumi.String(clusterArn), CapacityProviderName: pulumi.String("cluster-capacity-1"),
 		TaskRoleArn: pulumi.String(taskRoleArn), ExecutionRoleArn: pulumi.String(execRoleArn),
@@ -35,7 +36,7 @@ func testRuntime(cfg *infra.Config) infra.AppRuntime {
 
 func buildJobs(t *testing.T, overrides map[string]string) *pulumitest.Mocks {
 	t.Helper()
-	return build(t, overrides, func(ctx *pulumi.Context, cfg *infra.Config) error {
+	return build(t, overrides, func(ctx *pulumi.Context, cfg *config.Config) error {
 		_, err := infra.NewScheduledJobs(ctx, "jobs", &infra.ScheduledJobsArgs{Runtime: testRuntime(cfg), Jobs: cfg.Jobs})
 		return err
 	})
@@ -83,8 +84,8 @@ func TestEachJobHasOneScheduleRunningOneTask(t *testing.T) {
 	if got := named(t, m, scheduleType, "jobs-nightly-cleanup").Num("target.retryPolicy.maximumRetryAttempts"); got != 3 {
 		t.Errorf("retries %v, want 3", got)
 	}
-	if got := named(t, m, scheduleType, "jobs-hourly-report").Num("target.retryPolicy.maximumRetryAttempts"); got != infra.DefaultJobRetries {
-		t.Errorf("default retries %v, want %d", got, infra.DefaultJobRetries)
+	if got := named(t, m, scheduleType, "jobs-hourly-report").Num("target.retryPolicy.maximumRetryAttempts"); got != config.DefaultJobRetries {
+		t.Errorf("default retries %v, want %d", got, config.DefaultJobRetries)
 	}
 	if !dlq.Bool("sqsManagedSseEnabled") {
 		t.Error("dead-letter queue is not encrypted")
@@ -195,7 +196,7 @@ func TestSchedulerRoleIsScopedToTheJob(t *testing.T) {
 
 func TestWorkerIsASingletonWithoutLoadBalancer(t *testing.T) {
 	worker := `{"enabled":true,"command":["node","dist/worker.js"],"env":{"QUEUE":"orders"},"memory":768}`
-	m := build(t, map[string]string{"worker": worker}, func(ctx *pulumi.Context, cfg *infra.Config) error {
+	m := build(t, map[string]string{"worker": worker}, func(ctx *pulumi.Context, cfg *config.Config) error {
 		_, err := infra.NewWorker(ctx, "worker", &infra.WorkerArgs{Runtime: testRuntime(cfg), Config: cfg.Worker})
 		return err
 	})

@@ -7,6 +7,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lb"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/vpc"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/acme/ecs-api/config"
 )
 
 // TLSPolicy is the HTTPS listener's security policy: TLS 1.3 with TLS 1.2 for older clients.
@@ -34,7 +36,7 @@ type LoadBalancerArgs struct {
 	VpcID           pulumi.StringInput
 	PublicSubnetIDs pulumi.StringArrayInput
 	ContainerPort   int
-	Config          LoadBalancerConfig
+	Config          config.LoadBalancerConfig
 	// Access logs: how long they are kept, and where (the ELB delivery account depends on the region).
 	AccessLogRetentionDays int
 	Region                 string

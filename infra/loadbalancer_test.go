@@ -7,6 +7,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/acme/ecs-api/config"
 	"github.com/acme/ecs-api/infra"
 	"github.com/acme/ecs-api/internal/pulumitest"
 )
@@ -15,7 +16,7 @@ const testCertificate = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c
 
 func buildLoadBalancer(t *testing.T, overrides map[string]string) *pulumitest.Mocks {
 	t.Helper()
-	return build(t, overrides, func(ctx *pulumi.Context, cfg *infra.Config) error {
+	return build(t, overrides, func(ctx *pulumi.Context, cfg *config.Config) error {
 		_, err := infra.NewLoadBalancer(ctx, "web", &infra.LoadBalancerArgs{
 			VpcID:           pulumi.String("vpc-1"),
 			PublicSubnetIDs: pulumi.ToStringArray([]string{"subnet-public-0", "subnet-public-1"}),

@@ -8,6 +8,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-awsx/sdk/v2/go/awsx/ec2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/acme/ecs-api/config"
 )
 
 // Network is the VPC: public subnets for the load balancer, private subnets (behind NAT) for the
@@ -22,7 +24,7 @@ type Network struct {
 
 // NetworkArgs are plain config values; the network depends on nothing else.
 type NetworkArgs struct {
-	Config NetworkConfig
+	Config config.NetworkConfig
 	// FlowLogRetentionDays keeps the VPC flow logs as long as the app's logs.
 	FlowLogRetentionDays int
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/acme/ecs-api/config"
 	"github.com/acme/ecs-api/infra"
 )
 
@@ -15,7 +16,7 @@ func TestNetworkSpansConfiguredZonesWithPublicAndPrivateSubnets(t *testing.T) {
 		nat string
 	}{{2, "Single"}, {3, "OnePerAz"}} {
 		m := build(t, map[string]string{"azCount": itoa(tc.azs), "natGateways": tc.nat, "vpcCidr": "10.20.0.0/16"},
-			func(ctx *pulumi.Context, cfg *infra.Config) error {
+			func(ctx *pulumi.Context, cfg *config.Config) error {
 				_, err := infra.NewNetwork(ctx, "net", &infra.NetworkArgs{Config: cfg.Network, FlowLogRetentionDays: 30})
 				return err
 			})
@@ -45,7 +46,7 @@ func TestNetworkSpansConfiguredZonesWithPublicAndPrivateSubnets(t *testing.T) {
 }
 
 func TestNetworkClosesTheDefaultSecurityGroup(t *testing.T) {
-	m := build(t, nil, func(ctx *pulumi.Context, cfg *infra.Config) error {
+	m := build(t, nil, func(ctx *pulumi.Context, cfg *config.Config) error {
 		_, err := infra.NewNetwork(ctx, "net", &infra.NetworkArgs{Config: cfg.Network, FlowLogRetentionDays: 30})
 		return err
 	})
@@ -59,7 +60,7 @@ func TestNetworkClosesTheDefaultSecurityGroup(t *testing.T) {
 }
 
 func TestComponentsCanBeUsedTwice(t *testing.T) {
-	build(t, nil, func(ctx *pulumi.Context, cfg *infra.Config) error {
+	build(t, nil, func(ctx *pulumi.Context, cfg *config.Config) error {
 		for _, name := range []string{"blue", "green"} {
 			if _, err := infra.NewNetwork(ctx, name, &infra.NetworkArgs{Config: cfg.Network, FlowLogRetentionDays: 30}); err != nil {
 				return err
@@ -76,7 +77,7 @@ func TestComponentsCanBeUsedTwice(t *testing.T) {
 }
 
 func TestNetworkRecordsFlowLogsToItsOwnGroup(t *testing.T) {
-	m := build(t, nil, func(ctx *pulumi.Context, cfg *infra.Config) error {
+	m := build(t, nil, func(ctx *pulumi.Context, cfg *config.Config) error {
 		_, err := infra.NewNetwork(ctx, "net", &infra.NetworkArgs{Config: cfg.Network, FlowLogRetentionDays: 14})
 		return err
 	})

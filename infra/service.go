@@ -2,13 +2,17 @@ package infra
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecs"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/acme/ecs-api/config"
 )
 
 // ContainerName is the app container's name in the task definition and the load balancer block.
@@ -35,20 +39,20 @@ type AppServiceArgs struct {
 	CapacityProviderName pulumi.StringInput
 	// SpotCapacityProviderName is set when capacity.spot is on; Spot says how tasks split over both.
 	SpotCapacityProviderName pulumi.StringInput
-	Spot                     SpotConfig
+	Spot                     config.SpotConfig
 	TargetGroupArn           pulumi.StringInput
 	// Listeners forwarding to the target group; the service waits for them.
 	Listeners []pulumi.Resource
 	// ARN suffixes name the load balancer and target group in CloudWatch metrics for the alarms.
 	LoadBalancerArnSuffix pulumi.StringInput
 	TargetGroupArnSuffix  pulumi.StringInput
-	Alarms                AlarmsConfig
+	Alarms                config.AlarmsConfig
 	// Autoscaled hands the running task count to Application Auto Scaling: `pulumi up` must not
 	// reset it to DesiredCount.
 	Autoscaled bool
 	// Connections come from the database and the cache; the execution role may read their secrets.
 	Connections Connections
-	Config      ServiceConfig
+	Config      config.ServiceConfig
 	Region      string
 	Partition   string
 }
@@ -249,9 +253,9 @@ func capacityStrategy(args *AppServiceArgs) ecs.ServiceCapacityProviderStrategyA
 func secretReadStatements(secrets map[string]string) []PolicyStatement {
 	var ssmArns, secretArns []string
 	seen := map[string]bool{}
-	for _, k := range sortedKeys(secrets) {
+	for _, k := range slices.Sorted(maps.Keys(secrets)) {
 		ref := secrets[k]
-		switch m := secretsManagerArn.FindStringSubmatch(ref); {
+		switch m := config.SecretsManagerARN.FindStringSubmatch(ref); {
 		case m != nil:
 			arn := m[1]
 			// A partial ARN (without Secrets Manager's 6-character suffix) matches only with "-??????".
@@ -262,7 +266,7 @@ func secretReadStatements(secrets map[string]string) []PolicyStatement {
 				secretArns = append(secretArns, arn)
 			}
 			seen[arn] = true
-		case ssmParameterArn.MatchString(ref):
+		case config.SSMParameterARN.MatchString(ref):
 			if !seen[ref] {
 				ssmArns = append(ssmArns, ref)
 			}

@@ -8,6 +8,7 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lb"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/acme/ecs-api/config"
 	"github.com/acme/ecs-api/infra"
 	"github.com/acme/ecs-api/internal/pulumitest"
 )
@@ -19,7 +20,7 @@ const (
 )
 
 // serviceArgs are the AppService's inputs behind a real listener, as main.go wires them.
-func serviceArgs(ctx *pulumi.Context, t *testing.T, cfg *infra.Config) *infra.AppServiceArgs {
+func serviceArgs(ctx *pulumi.Context, t *testing.T, cfg *config.Config) *infra.AppServiceArgs {
 	listener, err := lb.NewListener(ctx, "listener", &lb.ListenerArgs{
 		LoadBalancerArn: pulumi.String("arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/1"),
 		Port:            pulumi.Int(80),
@@ -44,7 +45,7 @@ func serviceArgs(ctx *pulumi.Context, t *testing.T, cfg *infra.Config) *infra.Ap
 // buildService builds the service with the config's values and no alarms or autoscaling.
 func buildService(t *testing.T, overrides map[string]string) *pulumitest.Mocks {
 	t.Helper()
-	return build(t, overrides, func(ctx *pulumi.Context, cfg *infra.Config) error {
+	return build(t, overrides, func(ctx *pulumi.Context, cfg *config.Config) error {
 		_, err := infra.NewAppService(ctx, "api", serviceArgs(ctx, t, cfg))
 		return err
 	})
@@ -292,7 +293,7 @@ func TestServiceRunsReplicasBehindTheTargetGroupAfterTheListener(t *testing.T) {
 
 func TestServiceRequiresAListener(t *testing.T) {
 	_, err := pulumitest.Run(project, "test", baseConfig(t), func(ctx *pulumi.Context) error {
-		cfg, err := infra.LoadConfig(ctx)
+		cfg, err := config.LoadConfig(ctx)
 		if err != nil {
 			return err
 		}

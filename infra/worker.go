@@ -1,10 +1,13 @@
 package infra
 
 import (
+	"cmp"
 	"fmt"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecs"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/acme/ecs-api/config"
 )
 
 // Worker is a singleton service for a long-running consumer that must never run twice: one task, no
@@ -19,7 +22,7 @@ type Worker struct {
 // WorkerArgs: the worker runs the app's code in the app's runtime (cluster, roles, logs).
 type WorkerArgs struct {
 	Runtime AppRuntime
-	Config  WorkerConfig
+	Config  config.WorkerConfig
 }
 
 // NewWorker creates the worker's task definition and service.
@@ -37,8 +40,8 @@ func NewWorker(ctx *pulumi.Context, name string, args *WorkerArgs, opts ...pulum
 		Family:       taskFamily(ctx.Project(), ctx.Stack(), name),
 		Env:          withVars(cfg.Env, map[string]string{rt.Service.CronFlag: "false"}),
 		Command:      cfg.Command,
-		CPU:          orDefault(cfg.CPU, rt.Service.CPU),
-		Memory:       orDefault(cfg.Memory, rt.Service.Memory),
+		CPU:          cmp.Or(cfg.CPU, rt.Service.CPU),
+		Memory:       cmp.Or(cfg.Memory, rt.Service.Memory),
 		StreamPrefix: "worker",
 	}, parent)
 	if err != nil {

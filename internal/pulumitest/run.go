@@ -103,6 +103,29 @@ func StackConfig(projectDir, stack string) (project string, cfg map[string]strin
 	return string(proj.Name), cfg, nil
 }
 
+// ConfigWith is Pulumi.yaml's defaults plus a region and an image, the two values every stack sets,
+// with the project's keys replaced by overrides ("" deletes a key; keys with ":" are taken as given).
+func ConfigWith(projectDir, project, image string, overrides map[string]string) (map[string]string, error) {
+	cfg, err := ProjectDefaults(projectDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg["aws:region"] = Region
+	cfg[project+":image"] = image
+	for k, v := range overrides {
+		key := k
+		if !strings.Contains(k, ":") {
+			key = project + ":" + k
+		}
+		if v == "" {
+			delete(cfg, key)
+			continue
+		}
+		cfg[key] = v
+	}
+	return cfg, nil
+}
+
 // ProjectDefaults returns the defaults Pulumi.yaml declares, keyed "<namespace>:<key>".
 func ProjectDefaults(projectDir string) (map[string]string, error) {
 	proj, err := workspace.LoadProject(filepath.Join(projectDir, "Pulumi.yaml"))

@@ -1,10 +1,10 @@
-package infra_test
+package config_test
 
 import (
 	"strings"
 	"testing"
 
-	"github.com/acme/ecs-api/infra"
+	"github.com/acme/ecs-api/config"
 	"github.com/acme/ecs-api/internal/pulumitest"
 )
 
@@ -20,19 +20,19 @@ func FuzzParseConfig(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	for i, key := range infra.Keys {
+	for i, key := range config.Keys {
 		f.Add(uint8(i), dev["ecs-api:"+key], "dev", "us-east-1")
 		f.Add(uint8(i), prod["ecs-api:"+key], "prod", "eu-west-1")
 	}
 	for _, edge := range []string{"", "0", "-1", "99999999999999999999", "1e3", "true", "{}", "[]", "null",
 		`{"enabled":true}`, `[{"name":"a"}]`, `{"enabled":true,"scheduled":[{}]}`, "cron(", "rate(0 minutes)",
 		"10.0.0.0/33", "arn:aws:acm", "m6i.", ".large", "t3.small", "\x00", "ü", strings.Repeat("a", 300)} {
-		for i := range infra.Keys {
+		for i := range config.Keys {
 			f.Add(uint8(i), edge, "prod", "us-east-1")
 		}
 	}
 	f.Fuzz(func(t *testing.T, index uint8, value, stack, region string) {
-		key := infra.Keys[int(index)%len(infra.Keys)]
+		key := config.Keys[int(index)%len(config.Keys)]
 		base := dev
 		if stack == "prod" {
 			base = prod
@@ -43,7 +43,7 @@ func FuzzParseConfig(f *testing.F) {
 			}
 			return base["ecs-api:"+k]
 		}
-		cfg, err := infra.ParseConfig("ecs-api", stack, region, get)
+		cfg, err := config.ParseConfig("ecs-api", stack, region, get)
 		if (cfg == nil) == (err == nil) {
 			t.Fatalf("%s=%q: config %v and error %v; want exactly one", key, value, cfg != nil, err)
 		}

@@ -1,10 +1,10 @@
-package infra_test
+package config_test
 
 import (
 	"strings"
 	"testing"
 
-	"github.com/acme/ecs-api/infra"
+	"github.com/acme/ecs-api/config"
 )
 
 func TestConfigRejectsBadInputNamingTheKey(t *testing.T) {
@@ -177,7 +177,7 @@ func TestScheduleExpressions(t *testing.T) {
 		"0 6 * * ? *":                 false,
 		"":                            false,
 	} {
-		if err := infra.ValidateSchedule(expr); (err == nil) != ok {
+		if err := config.ValidateSchedule(expr); (err == nil) != ok {
 			t.Errorf("%q: error %v, want valid=%v", expr, err, ok)
 		}
 	}
@@ -267,7 +267,7 @@ func TestInstanceTypeShapes(t *testing.T) {
 		{"m5dn.xlarge", 4, 16384, false},
 		{"m7i-flex.large", 2, 8192, false},
 	} {
-		shape, err := infra.ParseInstanceType(tc.instanceType)
+		shape, err := config.ParseInstanceType(tc.instanceType)
 		if err != nil {
 			t.Errorf("%s: %v", tc.instanceType, err)
 			continue

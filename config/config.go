@@ -1,4 +1,4 @@
-package infra
+package config
 
 import (
 	"encoding/json"
@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+	pulumiconfig "github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
 	"github.com/acme/ecs-api/policy"
 )
@@ -147,7 +147,7 @@ var Keys = []string{
 
 // LoadConfig reads the stack's configuration and validates it, returning every problem at once.
 func LoadConfig(ctx *pulumi.Context) (*Config, error) {
-	return ParseConfig(ctx.Project(), ctx.Stack(), config.New(ctx, "aws").Get("region"), config.New(ctx, "").Get)
+	return ParseConfig(ctx.Project(), ctx.Stack(), pulumiconfig.New(ctx, "aws").Get("region"), pulumiconfig.New(ctx, "").Get)
 }
 
 // ParseConfig builds and validates the configuration from a lookup of the project's keys; it is
@@ -330,10 +330,10 @@ var (
 	secretLookingName = regexp.MustCompile(`(?i)(PASSWORD|PASSWD|SECRET|TOKEN|KEY|CREDENTIAL)`)
 	webACLArn         = regexp.MustCompile(`^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:[0-9]{12}:regional/webacl/[A-Za-z0-9_-]{1,128}/[0-9a-f-]{36}$`)
 	certificateArn    = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$`)
-	ssmParameterArn   = regexp.MustCompile(`^arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9_.\-/]+$`)
+	SSMParameterARN   = regexp.MustCompile(`^arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9_.\-/]+$`)
 	// Secrets Manager ARNs may carry ECS's ":json-key:version-stage:version-id" suffix; "!" appears in
 	// the names of secrets that services such as RDS manage.
-	secretsManagerArn = regexp.MustCompile(`^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@!\-]+)(:[^:]*:[^:]*:[^:]*)?$`)
+	SecretsManagerARN = regexp.MustCompile(`^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@!\-]+)(:[^:]*:[^:]*:[^:]*)?$`)
 	healthMatcher     = regexp.MustCompile(`^[0-9]{3}(-[0-9]{3})?(,[0-9]{3}(-[0-9]{3})?)*$`)
 	containerUser     = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$`)
 	healthPath        = regexp.MustCompile(`^/[A-Za-z0-9\-._~!$&'()*+,;=:@/%?]*$`)
@@ -541,7 +541,7 @@ func validateSecrets(secrets map[string]string, fail func(string, string, ...any
 		if !envName.MatchString(name) {
 			fail("secrets", "%q is not a valid environment variable name", name)
 		}
-		if ref := secrets[name]; !ssmParameterArn.MatchString(ref) && !secretsManagerArn.MatchString(ref) {
+		if ref := secrets[name]; !SSMParameterARN.MatchString(ref) && !SecretsManagerARN.MatchString(ref) {
 			fail("secrets", "%q must be an SSM parameter ARN or a Secrets Manager secret ARN, never a plaintext value (got a %d-character value that is neither)", name, len(ref))
 		}
 	}
