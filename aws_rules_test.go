@@ -211,12 +211,13 @@ func (g *graph) waitsFor(r *pulumitest.Resource) map[string]bool {
 // execution IAM role"); a task started before those policies exist stops with AccessDenied or
 // ResourceInitializationError, and each such failure counts toward the deployment circuit breaker.
 // Instances register with the instance role's policies; the scheduler, EventBridge and Step
-// Functions act with theirs. So every service, schedule, Auto Scaling group, state machine and
-// event target must be created after every policy of every role its work uses.
+// Functions act with theirs. So every service, schedule, Auto Scaling group and event target must be
+// created after every policy of every role its work uses, the roles of the state machines it starts
+// included (a state machine does not start on its own: what starts it is checked).
 func TestEverythingThatStartsWorkWaitsForEveryPolicyOfItsRoles(t *testing.T) {
 	starters := map[string]bool{
 		"aws:ecs/service:Service": true, "aws:scheduler/schedule:Schedule": true, "aws:autoscaling/group:Group": true,
-		"aws:sfn/stateMachine:StateMachine": true, "aws:cloudwatch/eventTarget:EventTarget": true,
+		"aws:cloudwatch/eventTarget:EventTarget": true,
 	}
 	forEachVariant(t, func(t *testing.T, stack string, v variant, m *pulumitest.Mocks) {
 		g := newGraph(m)
@@ -314,9 +315,23 @@ func TestEachCapacityProviderNameComesFromItsOwnResource(t *testing.T) {
 				}
 			}
 		}
-		for _, s := range m.OfType("aws:scheduler/schedule:Schedule") {
-			if got := s.Str("target.ecsParameters.capacityProviderStrategies.0.capacityProvider"); got != onDemand {
-				t.Errorf("schedule %s runs on %q, want the on-demand provider %q", s.Name, got, onDemand)
+		for _, sm := range m.OfType("aws:sfn/stateMachine:StateMachine") {
+			if !strings.HasPrefix(sm.Name, "jobs-") {
+				continue
+			}
+			var def struct {
+				States map[string]struct {
+					Parameters struct {
+						CapacityProviderStrategy []struct{ CapacityProvider string }
+					}
+				}
+			}
+			if err := json.Unmarshal([]byte(sm.Str("definition")), &def); err != nil {
+				t.Fatal(err)
+			}
+			strategy := def.States[infra.JobRunState].Parameters.CapacityProviderStrategy
+			if len(strategy) != 1 || strategy[0].CapacityProvider != onDemand {
+				t.Errorf("job %s runs on %+v, want the on-demand provider %q", sm.Name, strategy, onDemand)
 			}
 		}
 	})
@@ -450,7 +465,7 @@ func TestDatabaseRotationRedeploysEveryServiceThatReadsIt(t *testing.T) {
 	forEachVariant(t, func(t *testing.T, stack string, v variant, m *pulumitest.Mocks) {
 		secretArn, _ := m.Exports["databaseSecretArn"].(string)
 		if secretArn == "" {
-			if len(m.OfType("aws:sfn/stateMachine:StateMachine")) != 0 {
+			if m.Named("aws:sfn/stateMachine:StateMachine", "db-rotation") != nil {
 				t.Error("a redeploy state machine without a database")
 			}
 			return
@@ -487,7 +502,7 @@ func TestDatabaseRotationRedeploysEveryServiceThatReadsIt(t *testing.T) {
 			strings.Join(pattern.Detail.Extra["SecretId"], ",") != secretArn {
 			t.Errorf("rule does not match this secret's RotationSucceeded: %s (%v)", rule.Str("eventPattern"), err)
 		}
-		machine := one(t, m, "aws:sfn/stateMachine:StateMachine")
+		machine := m.Named("aws:sfn/stateMachine:StateMachine", "db-rotation")
 		target := one(t, m, "aws:cloudwatch/eventTarget:EventTarget")
 		if target.Str("rule") != rule.Out("name") || target.Str("arn") != machine.Out("arn") {
 			t.Errorf("the rule's target is %q, not the state machine", target.Str("arn"))

@@ -119,11 +119,14 @@ func program(ctx *pulumi.Context) error {
 		Region:               cfg.Region,
 	}
 	if len(cfg.Jobs) > 0 {
-		jobs, err := infra.NewScheduledJobs(ctx, "jobs", &infra.ScheduledJobsArgs{Runtime: runtime, Jobs: cfg.Jobs}, withAWS)
+		jobs, err := infra.NewScheduledJobs(ctx, "jobs", &infra.ScheduledJobsArgs{
+			Runtime: runtime, Jobs: cfg.Jobs, Partition: cfg.Partition(),
+		}, withAWS)
 		if err != nil {
 			return err
 		}
 		ctx.Export("jobTaskDefinitions", jobs.TaskDefinitionArns)
+		ctx.Export("jobStateMachines", jobs.StateMachineArns)
 		ctx.Export("jobDeadLetterQueueUrl", jobs.DeadLetterQueueURL)
 	}
 

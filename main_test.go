@@ -171,7 +171,7 @@ func TestStackOutputs(t *testing.T) {
 			got = append(got, name)
 		}
 		sort.Strings(got)
-		want := append([]string{"albDnsName", "capacityProviderName", "clusterName", "healthCheckPath", "jobDeadLetterQueueUrl", "jobTaskDefinitions",
+		want := append([]string{"albDnsName", "capacityProviderName", "clusterName", "healthCheckPath", "jobDeadLetterQueueUrl", "jobStateMachines", "jobTaskDefinitions",
 			"logGroupName", "region", "serviceName", "targetGroupArn", "taskDefinitionArn", "url", "vpcId"}, extra...)
 		sort.Strings(want)
 		if strings.Join(got, ",") != strings.Join(want, ",") {
@@ -396,8 +396,27 @@ func TestEachStackRunsItsJobOnce(t *testing.T) {
 	for _, stack := range []string{"dev", "prod"} {
 		m := runStack(t, stack)
 		schedules := m.OfType("aws:scheduler/schedule:Schedule")
-		if len(schedules) != 1 || schedules[0].Num("target.ecsParameters.taskCount") != 1 {
-			t.Fatalf("%s: want one schedule running one task, got %d", stack, len(schedules))
+		if len(schedules) != 1 {
+			t.Fatalf("%s: want one schedule, got %d", stack, len(schedules))
+		}
+		machine := m.Named("aws:sfn/stateMachine:StateMachine", "jobs-nightly-cleanup")
+		if machine == nil || schedules[0].Str("target.arn") != machine.Out("arn") {
+			t.Fatalf("%s: the schedule does not start the job's state machine", stack)
+		}
+		var def struct {
+			States map[string]struct {
+				Resource   string
+				Parameters map[string]any
+			}
+		}
+		if err := machine.JSON("definition", &def); err != nil {
+			t.Fatal(err)
+		}
+		if run := def.States[infra.JobRunState]; run.Resource != "arn:aws:states:::ecs:runTask.sync" || run.Parameters["Count"] != nil {
+			t.Errorf("%s: the run state %+v does not run exactly one task synchronously", stack, run)
+		}
+		if arns, _ := m.Exports["jobStateMachines"].(map[string]string); arns["nightly-cleanup"] != machine.Out("arn") {
+			t.Errorf("%s: jobStateMachines output %v lacks the job", stack, arns)
 		}
 		var api, job infra.ContainerDefinition
 		for _, td := range m.OfType("aws:ecs/taskDefinition:TaskDefinition") {
@@ -599,8 +618,10 @@ func TestReadmeSaysWhatAWSDoes(t *testing.T) {
 	for _, want := range []string{
 		// A fresh account lacks the ECS service-linked role; the first deploy fails without it.
 		"aws iam create-service-linked-role --aws-service-name ecs.amazonaws.com",
-		// A task that waits for capacity is not a failed invocation: no retry, no dead-letter message.
-		"No instance has room**: this is *not* a failed invocation",
+		// A task waiting for capacity is not a failed RunTask; the run retries it once ECS stops it.
+		"No instance has room**: with a capacity provider, RunTask succeeds",
+		// Overlap is reported, not run.
+		"JobAlreadyRunning",
 		// A refresh during a scheduled window writes the base bounds back.
 		"pulumi up --refresh",
 		// The app must trust the RDS CA to connect with TLS.

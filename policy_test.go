@@ -313,3 +313,30 @@ func TestProdPassesEveryControlOnceConfigured(t *testing.T) {
 		t.Errorf("%s", v)
 	}
 }
+
+// TestTrustControlKnowsEveryRoleKind: APP.IAM.2 must know which service uses the roles of the job
+// state machines, their schedules and the rotation's event target, or a role trusting the wrong
+// service passes unseen.
+func TestTrustControlKnowsEveryRoleKind(t *testing.T) {
+	for role, wrong := range map[string]string{
+		"jobs-nightly-cleanup-run-role":       "scheduler.amazonaws.com",
+		"jobs-nightly-cleanup-scheduler-role": "states.amazonaws.com",
+		"db-rotation-sfn-role":                "events.amazonaws.com",
+		"db-rotation-events-role":             "states.amazonaws.com",
+	} {
+		s := policyStack("prod", runStack(t, "prod"))
+		set(find(s, tRole, role).Inputs, "assumeRolePolicy",
+			str(`{"Statement":[{"Effect":"Allow","Principal":{"Service":"`+wrong+`"},"Action":"sts:AssumeRole"}]}`))
+		res, err := policy.Evaluate(s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, v := range res.Violations {
+			found = found || (v.Control == "APP.IAM.2" && strings.Contains(v.String(), role))
+		}
+		if !found {
+			t.Errorf("%s trusting %s is not reported: %v", role, wrong, res.Violations)
+		}
+	}
+}

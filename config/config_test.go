@@ -98,7 +98,7 @@ func TestConfigRejectsBadInputNamingTheKey(t *testing.T) {
 		{name: "job bad time zone", overrides: map[string]string{"jobs": `[{"name":"a","schedule":"rate(1 day)","timezone":"CEST","command":["x"]}]`}, key: "jobs[a].timezone:"},
 		{name: "job without command", overrides: map[string]string{"jobs": `[{"name":"a","schedule":"rate(1 day)"}]`}, key: "jobs[a].command:"},
 		{name: "job timeout too long", overrides: map[string]string{"jobs": `[{"name":"a","schedule":"rate(1 day)","command":["x"],"timeout":90000}]`}, key: "jobs[a].timeout:"},
-		{name: "job retries beyond scheduler", overrides: map[string]string{"jobs": `[{"name":"a","schedule":"rate(1 day)","command":["x"],"retries":186}]`}, key: "jobs[a].retries:"},
+		{name: "job retries beyond the cap", overrides: map[string]string{"jobs": `[{"name":"a","schedule":"rate(1 day)","command":["x"],"retries":6}]`}, key: "jobs[a].retries:"},
 		{name: "job memory beyond instance", overrides: map[string]string{"jobs": `[{"name":"a","schedule":"rate(1 day)","command":["x"],"memory":65536}]`}, key: "jobs[a].memory:"},
 		{name: "job env sets the cron flag", overrides: map[string]string{"jobs": `[{"name":"a","schedule":"rate(1 day)","command":["x"],"env":{"CRON_ENABLED":"false"}}]`}, key: "jobs[a].env:"},
 		{name: "job unknown field", overrides: map[string]string{"jobs": `[{"name":"a","schedule":"rate(1 day)","command":["x"],"cmd":["y"]}]`}, key: "jobs:"},

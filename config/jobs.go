@@ -17,12 +17,12 @@ type JobConfig struct {
 	// Command replaces the image's command, e.g. ["node", "dist/jobs/cleanup.js"].
 	Command []string          `json:"command"`
 	Env     map[string]string `json:"env"`
-	// Timeout in seconds; the command runs under `timeout`, which the image must provide (Debian
-	// and Alpine based images do). 0 runs it without a limit.
+	// Timeout in seconds: the command runs under `timeout` (which the image must provide; Debian and
+	// Alpine based images do), and the run as a whole, waiting for an instance included, is stopped
+	// by Step Functions a little later. 0 runs it without either limit.
 	Timeout int `json:"timeout"`
-	// Retries of an invocation whose RunTask call fails (throttling, permissions), not of a task that
-	// exits non-zero, and not of a task that waits for capacity: with a capacity provider such a
-	// task is accepted and waits in PROVISIONING, so the invocation counts as a success.
+	// Retries of a failed run, with backoff: a task that exits non-zero (or hits its timeout), one
+	// ECS stopped for want of capacity, or a RunTask that ECS refused for now.
 	Retries int `json:"retries"`
 	CPU     int `json:"cpu"`
 	Memory  int `json:"memory"`
@@ -35,8 +35,9 @@ const (
 	DefaultJobRetries  = 2
 	// MaxJobTimeout is a day: a longer job belongs in a worker or a batch system.
 	MaxJobTimeout = 86400
-	// MaxJobRetries is EventBridge Scheduler's limit.
-	MaxJobRetries = 185
+	// MaxJobRetries bounds the retries: each waits twice as long as the one before, from a minute, so
+	// five span about half an hour and more would run into the next day's schedule.
+	MaxJobRetries = 5
 )
 
 // UnmarshalJSON fills a job's defaults and rejects unknown fields, so a typo is an error.

@@ -4,28 +4,39 @@ import (
 	"cmp"
 	"fmt"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecs"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/scheduler"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sfn"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sqs"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/acme/ecs-api/config"
 )
 
-// jobEventMaxAge is how long EventBridge Scheduler keeps retrying one invocation.
-const jobEventMaxAge = 3600
+// Starting a run is retried by EventBridge Scheduler for up to an hour, a few times; what still
+// fails to start lands in the dead-letter queue.
+const (
+	jobEventMaxAge     = 3600
+	jobStartRetries    = 3
+	jobQueueRetentionS = 14 * 24 * 3600
+	vendedLogsPrefix   = "/aws/vendedlogs/states/"
+)
 
 // ScheduledJobs runs each configured job once per schedule, as exactly one ECS task, the way CDK's
-// ScheduledEc2Task and Copilot's scheduled jobs do; with N API replicas an in-process cron would run N times.
+// ScheduledEc2Task and Copilot's scheduled jobs do; with N API replicas an in-process cron would run N
+// times. Each schedule starts the job's state machine (see jobrun.go), which refuses to overlap a run
+// still going, runs the task synchronously, retries a failed run with backoff and bounds its time.
 type ScheduledJobs struct {
 	pulumi.ResourceState
 
-	// TaskDefinitionArns maps each job's name to its task definition, for running it by hand.
+	// TaskDefinitionArns maps each job's name to its task definition.
 	TaskDefinitionArns pulumi.StringMapOutput `pulumi:"taskDefinitionArns"`
+	// StateMachineArns maps each job's name to its state machine: start it to run the job by hand.
+	StateMachineArns   pulumi.StringMapOutput `pulumi:"stateMachineArns"`
 	DeadLetterQueueArn pulumi.StringOutput    `pulumi:"deadLetterQueueArn"`
 	DeadLetterQueueURL pulumi.StringOutput    `pulumi:"deadLetterQueueUrl"`
 }
@@ -34,13 +45,18 @@ type ScheduledJobs struct {
 type ScheduledJobsArgs struct {
 	Runtime AppRuntime
 	Jobs    []config.JobConfig
+	// Partition and Region place the ARNs the state machines' policies name.
+	Partition string
 }
 
 // NewScheduledJobs creates a dead-letter queue shared by the jobs and, per job, a task definition,
-// a scheduler role scoped to it, and the schedule.
+// a state machine with its role and log group, and a schedule with its role.
 func NewScheduledJobs(ctx *pulumi.Context, name string, args *ScheduledJobsArgs, opts ...pulumi.ResourceOption) (*ScheduledJobs, error) {
 	if args == nil || len(args.Jobs) == 0 {
 		return nil, fmt.Errorf("scheduled jobs %s: at least one job is required", name)
+	}
+	if args.Partition == "" {
+		return nil, fmt.Errorf("scheduled jobs %s: the partition is required: the run policies name ARNs", name)
 	}
 	j := &ScheduledJobs{}
 	if err := ctx.RegisterComponentResource(componentType(ctx, "ScheduledJobs"), name, j, opts...); err != nil {
@@ -48,44 +64,50 @@ func NewScheduledJobs(ctx *pulumi.Context, name string, args *ScheduledJobsArgs,
 	}
 	parent := pulumi.Parent(j)
 
-	// Invocations whose RunTask call still fails after the retries (throttling, a missing permission,
-	// a task definition that cannot run) land here to be seen. A task that waits for capacity is not
-	// a failed invocation: with a capacity provider RunTask succeeds and the task waits in
-	// PROVISIONING until an instance has room, or until ECS gives up and stops it; nothing retries it.
+	// Runs that Scheduler could not start (StartExecution throttled or refused) after its retries.
+	// A run that starts and fails is the state machine's: it retries, then ends FAILED in its history.
 	dlq, err := sqs.NewQueue(ctx, name+"-dlq", &sqs.QueueArgs{
 		SqsManagedSseEnabled:    pulumi.Bool(true),
-		MessageRetentionSeconds: pulumi.Int(14 * 24 * 3600),
+		MessageRetentionSeconds: pulumi.Int(jobQueueRetentionS),
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("scheduled jobs %s: dead-letter queue: %w", name, err)
 	}
 
-	arns := pulumi.StringMap{}
+	tds, machines := pulumi.StringMap{}, pulumi.StringMap{}
 	for _, job := range args.Jobs {
-		td, err := j.job(ctx, name, job, args, dlq, parent)
+		td, machine, err := j.job(ctx, name, job, args, dlq, parent)
 		if err != nil {
 			return nil, err
 		}
-		arns[job.Name] = td.Arn
+		tds[job.Name] = td.Arn
+		machines[job.Name] = machine.Arn
 	}
 
-	j.TaskDefinitionArns = arns.ToStringMapOutput()
+	j.TaskDefinitionArns = tds.ToStringMapOutput()
+	j.StateMachineArns = machines.ToStringMapOutput()
 	j.DeadLetterQueueArn = dlq.Arn
 	j.DeadLetterQueueURL = dlq.Url
 	return j, ctx.RegisterResourceOutputs(j, pulumi.Map{
 		"taskDefinitionArns": j.TaskDefinitionArns,
+		"stateMachineArns":   j.StateMachineArns,
 		"deadLetterQueueArn": j.DeadLetterQueueArn,
 		"deadLetterQueueUrl": j.DeadLetterQueueURL,
 	})
 }
 
-// job creates one job's task definition, role and schedule.
+// job creates one job's task definition, state machine (role, policies, log group) and schedule
+// (role, policy).
 func (j *ScheduledJobs) job(ctx *pulumi.Context, name string, job config.JobConfig, args *ScheduledJobsArgs, dlq *sqs.Queue,
-	parent pulumi.ResourceOption) (*ecs.TaskDefinition, error) {
+	parent pulumi.ResourceOption) (*ecs.TaskDefinition, *sfn.StateMachine, error) {
 	prefix := name + "-" + job.Name
 	rt := args.Runtime
+	family := taskFamily(ctx.Project(), ctx.Stack(), "job-"+job.Name)
+	fail := func(what string, err error) (*ecs.TaskDefinition, *sfn.StateMachine, error) {
+		return nil, nil, fmt.Errorf("job %s: %s: %w", job.Name, what, err)
+	}
 	td, err := newTaskDefinition(ctx, prefix+"-task", rt, taskSpec{
-		Family:       taskFamily(ctx.Project(), ctx.Stack(), "job-"+job.Name),
+		Family:       family,
 		Env:          withVars(job.Env, map[string]string{rt.Service.CronFlag: "true"}),
 		Command:      jobCommand(job),
 		CPU:          cmp.Or(job.CPU, rt.Service.CPU),
@@ -93,25 +115,76 @@ func (j *ScheduledJobs) job(ctx *pulumi.Context, name string, job config.JobConf
 		StreamPrefix: "job-" + job.Name,
 	}, parent)
 	if err != nil {
-		return nil, fmt.Errorf("job %s: %w", job.Name, err)
+		return fail("task definition", err)
+	}
+
+	// The state machine: its role may deliver logs before it exists, and run the job once it does.
+	runRole, err := iam.NewRole(ctx, prefix+"-run-role", &iam.RoleArgs{
+		Description:      pulumi.Sprintf("Step Functions: run the %s job's task", job.Name),
+		AssumeRolePolicy: pulumi.String(assumeRolePolicy("states.amazonaws.com")),
+	}, parent)
+	if err != nil {
+		return fail("run role", err)
+	}
+	logsPolicy, err := iam.NewRolePolicy(ctx, prefix+"-run-logs", &iam.RolePolicyArgs{
+		Role:   runRole.Name,
+		Policy: pulumi.String(logDeliveryPolicy()),
+	}, parent)
+	if err != nil {
+		return fail("run logs policy", err)
+	}
+	logGroup, err := cloudwatch.NewLogGroup(ctx, prefix+"-run-logs", &cloudwatch.LogGroupArgs{
+		// Step Functions recommends this prefix: it keeps CloudWatch Logs' resource policy small.
+		Name:            pulumi.String(vendedLogsPrefix + family),
+		RetentionInDays: pulumi.Int(rt.Service.LogRetentionDays),
+	}, parent)
+	if err != nil {
+		return fail("run log group", err)
+	}
+	definition := pulumi.All(rt.ClusterArn, td.Arn, rt.CapacityProviderName).ApplyT(func(v []any) (string, error) {
+		return JobRunDefinition(args.Partition, job, v[0].(string), v[1].(string), v[2].(string))
+	}).(pulumi.StringOutput)
+	machine, err := sfn.NewStateMachine(ctx, prefix, &sfn.StateMachineArgs{
+		Type:       pulumi.String("STANDARD"),
+		RoleArn:    runRole.Arn,
+		Definition: definition,
+		LoggingConfiguration: &sfn.StateMachineLoggingConfigurationArgs{
+			Level:                pulumi.String("ALL"),
+			IncludeExecutionData: pulumi.Bool(true),
+			LogDestination:       pulumi.Sprintf("%s:*", logGroup.Arn),
+		},
+	}, parent, pulumi.DependsOn([]pulumi.Resource{logsPolicy}))
+	if err != nil {
+		return fail("state machine", err)
+	}
+	runPolicy, err := iam.NewRolePolicy(ctx, prefix+"-run-policy", &iam.RolePolicyArgs{
+		Role: runRole.Name,
+		Policy: pulumi.All(rt.ClusterArn, rt.TaskRoleArn, rt.ExecutionRoleArn, machine.Arn).ApplyT(func(v []any) string {
+			return jobRunPolicy(args.Partition, rt.Region, v[0].(string), family, v[1].(string), v[2].(string), v[3].(string))
+		}).(pulumi.StringOutput),
+	}, parent)
+	if err != nil {
+		return fail("run policy", err)
 	}
 
 	role, err := iam.NewRole(ctx, prefix+"-scheduler-role", &iam.RoleArgs{
-		Description:      pulumi.Sprintf("EventBridge Scheduler: run the %s job", job.Name),
+		Description:      pulumi.Sprintf("EventBridge Scheduler: start the %s job's run", job.Name),
 		AssumeRolePolicy: pulumi.String(assumeRolePolicy("scheduler.amazonaws.com")),
 	}, parent)
 	if err != nil {
-		return nil, fmt.Errorf("job %s: scheduler role: %w", job.Name, err)
+		return fail("scheduler role", err)
 	}
-	policy := pulumi.All(td.Arn, rt.ClusterArn, rt.TaskRoleArn, rt.ExecutionRoleArn, dlq.Arn).ApplyT(func(v []any) string {
-		return schedulerPolicy(v[0].(string), v[1].(string), v[2].(string), v[3].(string), v[4].(string))
-	}).(pulumi.StringOutput)
-	rolePolicy, err := iam.NewRolePolicy(ctx, prefix+"-scheduler-policy", &iam.RolePolicyArgs{
-		Role:   role.Name,
-		Policy: policy,
+	schedulerPolicy, err := iam.NewRolePolicy(ctx, prefix+"-scheduler-policy", &iam.RolePolicyArgs{
+		Role: role.Name,
+		Policy: pulumi.All(machine.Arn, dlq.Arn).ApplyT(func(v []any) string {
+			return PolicyDocument{Statement: []PolicyStatement{
+				{Sid: "StartTheJobRun", Effect: "Allow", Action: []string{"states:StartExecution"}, Resource: []string{v[0].(string)}},
+				{Sid: "ReportUnstartedRuns", Effect: "Allow", Action: []string{"sqs:SendMessage"}, Resource: []string{v[1].(string)}},
+			}}.JSON()
+		}).(pulumi.StringOutput),
 	}, parent)
 	if err != nil {
-		return nil, fmt.Errorf("job %s: scheduler policy: %w", job.Name, err)
+		return fail("scheduler policy", err)
 	}
 
 	if _, err := scheduler.NewSchedule(ctx, prefix, &scheduler.ScheduleArgs{
@@ -121,33 +194,21 @@ func (j *ScheduledJobs) job(ctx *pulumi.Context, name string, job config.JobConf
 		FlexibleTimeWindow:         &scheduler.ScheduleFlexibleTimeWindowArgs{Mode: pulumi.String("OFF")},
 		State:                      pulumi.String("ENABLED"),
 		Target: &scheduler.ScheduleTargetArgs{
-			Arn:     rt.ClusterArn,
+			Arn:     machine.Arn,
 			RoleArn: role.Arn,
-			EcsParameters: &scheduler.ScheduleTargetEcsParametersArgs{
-				TaskDefinitionArn: td.Arn,
-				TaskCount:         pulumi.Int(1),
-				CapacityProviderStrategies: scheduler.ScheduleTargetEcsParametersCapacityProviderStrategyArray{
-					&scheduler.ScheduleTargetEcsParametersCapacityProviderStrategyArgs{
-						CapacityProvider: rt.CapacityProviderName,
-						Weight:           pulumi.Int(1),
-						Base:             pulumi.Int(0),
-					},
-				},
-				EnableEcsManagedTags: pulumi.Bool(true),
-				PropagateTags:        pulumi.String("TASK_DEFINITION"),
-			},
+			Input:   pulumi.String("{}"),
 			RetryPolicy: &scheduler.ScheduleTargetRetryPolicyArgs{
-				MaximumRetryAttempts:     pulumi.Int(job.Retries),
+				MaximumRetryAttempts:     pulumi.Int(jobStartRetries),
 				MaximumEventAgeInSeconds: pulumi.Int(jobEventMaxAge),
 			},
 			DeadLetterConfig: &scheduler.ScheduleTargetDeadLetterConfigArgs{Arn: dlq.Arn},
 		},
-		// The scheduler's policy and every policy of the task's roles must exist before the first
-		// invocation, which may be right away.
-	}, parent, pulumi.DependsOn([]pulumi.Resource{rolePolicy}), pulumi.DependsOn(rt.RolePolicies)); err != nil {
-		return nil, fmt.Errorf("job %s: schedule: %w", job.Name, err)
+		// The first run may start right away: every policy of the scheduler's role, the run's role
+		// and the task's roles must exist by then.
+	}, parent, pulumi.DependsOn([]pulumi.Resource{schedulerPolicy, runPolicy}), pulumi.DependsOn(rt.RolePolicies)); err != nil {
+		return fail("schedule", err)
 	}
-	return td, nil
+	return td, machine, nil
 }
 
 // MaxScheduleDescription is EventBridge Scheduler's limit on a schedule's description (CreateSchedule,
@@ -171,34 +232,13 @@ func truncate(s string, limit int) string {
 	return s[:cut] + "..."
 }
 
-// jobCommand runs the job's command under `timeout`: SIGTERM at the limit, SIGKILL 30 s later,
-// and a non-zero exit (124) that shows the task as failed.
+// jobCommand runs the job's command under `timeout`: SIGTERM at the limit, SIGKILL 30 s later, and
+// exit code 124, so the run fails like any failed task (and is retried). This complements the run
+// state's own limit (JobStateTimeout), which also counts the wait for an instance and the image pull
+// and has Step Functions stop the task; the wrapper is the precise limit on the command itself.
 func jobCommand(job config.JobConfig) []string {
 	if job.Timeout == 0 {
 		return job.Command
 	}
 	return append([]string{"timeout", "-k", "30", strconv.Itoa(job.Timeout)}, job.Command...)
-}
-
-// schedulerPolicy lets the scheduler start exactly this task definition in exactly this cluster,
-// pass exactly the job's two roles to ECS, tag the task it starts, and report failures to the queue.
-func schedulerPolicy(taskDefinitionArn, clusterArn, taskRoleArn, executionRoleArn, dlqArn string) string {
-	tasks := strings.Replace(clusterArn, ":cluster/", ":task/", 1) + "/*"
-	return PolicyDocument{Statement: []PolicyStatement{
-		{
-			Sid: "RunTheJobTask", Effect: "Allow", Action: []string{"ecs:RunTask"}, Resource: []string{taskDefinitionArn},
-			Condition: map[string]map[string]string{"ArnEquals": {"ecs:cluster": clusterArn}},
-		},
-		{
-			Sid: "TagTheJobTask", Effect: "Allow", Action: []string{"ecs:TagResource"}, Resource: []string{tasks},
-			Condition: map[string]map[string]string{"StringEquals": {"ecs:CreateAction": "RunTask"}},
-		},
-		{
-			Sid: "PassTheJobRoles", Effect: "Allow", Action: []string{"iam:PassRole"}, Resource: []string{taskRoleArn, executionRoleArn},
-			Condition: map[string]map[string]string{"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
-		},
-		{
-			Sid: "ReportFailedInvocations", Effect: "Allow", Action: []string{"sqs:SendMessage"}, Resource: []string{dlqArn},
-		},
-	}}.JSON()
 }

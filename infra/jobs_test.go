@@ -37,7 +37,7 @@ func testRuntime(cfg *config.Config) infra.AppRuntime {
 func buildJobs(t *testing.T, overrides map[string]string) *pulumitest.Mocks {
 	t.Helper()
 	return build(t, overrides, func(ctx *pulumi.Context, cfg *config.Config) error {
-		_, err := infra.NewScheduledJobs(ctx, "jobs", &infra.ScheduledJobsArgs{Runtime: testRuntime(cfg), Jobs: cfg.Jobs})
+		_, err := infra.NewScheduledJobs(ctx, "jobs", &infra.ScheduledJobsArgs{Runtime: testRuntime(cfg), Jobs: cfg.Jobs, Partition: "aws"})
 		return err
 	})
 }
@@ -51,41 +51,117 @@ func jobContainer(t *testing.T, td *pulumitest.Resource) infra.ContainerDefiniti
 	return defs[0]
 }
 
-func TestEachJobHasOneScheduleRunningOneTask(t *testing.T) {
-	m := buildJobs(t, map[string]string{"jobs": twoJobs})
-	schedules := m.OfType(scheduleType)
-	if len(schedules) != 2 {
-		t.Fatalf("%d schedules, want one per job", len(schedules))
+// jobDefinition is the part of a job's state machine definition the tests read.
+type jobDefinition struct {
+	StartAt string
+	States  map[string]struct {
+		Type, Resource, Next, Default, Error string
+		End                                  bool
+		TimeoutSeconds                       int
+		Parameters                           map[string]any
+		ResultSelector                       map[string]string
+		Retry                                []struct {
+			ErrorEquals     []string
+			IntervalSeconds int
+			MaxAttempts     int
+			BackoffRate     float64
+		}
+		Catch []struct {
+			ErrorEquals []string
+			Next        string
+		}
+		Choices []struct {
+			Variable           string
+			NumericGreaterThan int
+			Next               string
+		}
+	}
+}
+
+func machineDefinition(t *testing.T, m *pulumitest.Resource) jobDefinition {
+	t.Helper()
+	var def jobDefinition
+	if err := m.JSON("definition", &def); err != nil {
+		t.Fatalf("%s: definition: %v", m.Name, err)
+	}
+	return def
+}
+
+// TestEachScheduleStartsItsJobsStateMachine: Scheduler starts the job's state machine, which guards
+// against overlap, runs exactly one task synchronously (runTask.sync: the run's outcome is the
+// task's), retries failures with backoff, bounds the run's time, and ends FAILED when all that fails.
+func TestEachScheduleStartsItsJobsStateMachine(t *testing.T) {
+	m := buildJobs(t, map[string]string{"jobs": twoJobs, "logRetentionDays": "90"})
+	if n := len(m.OfType(scheduleType)); n != 2 {
+		t.Fatalf("%d schedules, want one per job", n)
 	}
 	dlq := one(t, m, "aws:sqs/queue:Queue")
-	for _, tc := range []struct{ job, expr, tz string }{
-		{"nightly-cleanup", "cron(0 3 * * ? *)", "Europe/Berlin"},
-		{"hourly-report", "rate(1 hour)", "UTC"},
+	for _, tc := range []struct {
+		job, expr, tz    string
+		retries, timeout int
+	}{
+		{"nightly-cleanup", "cron(0 3 * * ? *)", "Europe/Berlin", 3, 900 + 30 + infra.JobStartAllowanceSeconds},
+		{"hourly-report", "rate(1 hour)", "UTC", config.DefaultJobRetries, 0},
 	} {
 		s := named(t, m, scheduleType, "jobs-"+tc.job)
+		machine := named(t, m, "aws:sfn/stateMachine:StateMachine", "jobs-"+tc.job)
 		td := named(t, m, taskDefType, "jobs-"+tc.job+"-task")
 		if s.Str("scheduleExpression") != tc.expr || s.Str("scheduleExpressionTimezone") != tc.tz || s.Str("flexibleTimeWindow.mode") != "OFF" {
 			t.Errorf("%s: schedule %q in %q, window %q", tc.job, s.Str("scheduleExpression"), s.Str("scheduleExpressionTimezone"), s.Str("flexibleTimeWindow.mode"))
 		}
-		ecs := "target.ecsParameters."
-		if s.Num(ecs+"taskCount") != 1 {
-			t.Errorf("%s: task count %v, want exactly 1", tc.job, s.Num(ecs+"taskCount"))
+		if s.Str("target.arn") != machine.Out("arn") || s.Has("target.ecsParameters") || s.Str("target.input") != "{}" {
+			t.Errorf("%s: schedule targets %q (ECS parameters %v), want the job's state machine", tc.job, s.Str("target.arn"), s.Has("target.ecsParameters"))
 		}
-		if s.Str("target.arn") != clusterArn || s.Str(ecs+"taskDefinitionArn") != td.Out("arn") {
-			t.Errorf("%s: target %q runs %q, want the cluster and the job's task definition", tc.job, s.Str("target.arn"), s.Str(ecs+"taskDefinitionArn"))
+		if s.Str("target.deadLetterConfig.arn") != dlq.Out("arn") || s.Num("target.retryPolicy.maximumRetryAttempts") < 1 {
+			t.Errorf("%s: runs that cannot start are not retried and reported", tc.job)
 		}
-		if s.Str(ecs+"capacityProviderStrategies.0.capacityProvider") != "cluster-capacity-1" || s.Has(ecs+"launchType") {
-			t.Errorf("%s: not placed through the capacity provider", tc.job)
+		if machine.Str("type") != "STANDARD" {
+			t.Errorf("%s: %s workflow; a standard one keeps each run's history", tc.job, machine.Str("type"))
 		}
-		if s.Str("target.deadLetterConfig.arn") != dlq.Out("arn") {
-			t.Errorf("%s: failed invocations do not go to the dead-letter queue", tc.job)
+
+		def := machineDefinition(t, machine)
+		guard := def.States[def.StartAt]
+		if def.StartAt != infra.JobGuardState || guard.Resource != "arn:aws:states:::aws-sdk:sfn:listExecutions" ||
+			guard.Parameters["StateMachineArn.$"] != "$$.StateMachine.Id" || guard.Parameters["StatusFilter"] != "RUNNING" {
+			t.Errorf("%s: the run does not start by counting its own running executions: %+v", tc.job, guard)
 		}
-	}
-	if got := named(t, m, scheduleType, "jobs-nightly-cleanup").Num("target.retryPolicy.maximumRetryAttempts"); got != 3 {
-		t.Errorf("retries %v, want 3", got)
-	}
-	if got := named(t, m, scheduleType, "jobs-hourly-report").Num("target.retryPolicy.maximumRetryAttempts"); got != config.DefaultJobRetries {
-		t.Errorf("default retries %v, want %d", got, config.DefaultJobRetries)
+		choice := def.States[guard.Next]
+		if choice.Type != "Choice" || len(choice.Choices) != 1 || choice.Choices[0].NumericGreaterThan != 1 ||
+			choice.Choices[0].Variable != "$.guard.running" || def.States[choice.Choices[0].Next].Error != infra.ErrJobAlreadyRunning {
+			t.Errorf("%s: a run still going does not make the new one fail as skipped: %+v", tc.job, choice)
+		}
+		run := def.States[choice.Default]
+		strategy, _ := run.Parameters["CapacityProviderStrategy"].([]any)
+		if run.Resource != "arn:aws:states:::ecs:runTask.sync" || run.Parameters["Cluster"] != clusterArn ||
+			run.Parameters["TaskDefinition"] != td.Out("arn") || len(strategy) != 1 || run.Parameters["Count"] != nil || !run.End {
+			t.Errorf("%s: run state %+v, want one task of the job's definition, synchronously, in the cluster", tc.job, run)
+		}
+		if p, _ := strategy[0].(map[string]any); p["CapacityProvider"] != "cluster-capacity-1" {
+			t.Errorf("%s: not placed through the capacity provider: %v", tc.job, strategy)
+		}
+		if run.TimeoutSeconds != tc.timeout {
+			t.Errorf("%s: run state timeout %d, want %d", tc.job, run.TimeoutSeconds, tc.timeout)
+		}
+		if len(run.Retry) != 1 || run.Retry[0].MaxAttempts != tc.retries || run.Retry[0].BackoffRate < 2 ||
+			run.Retry[0].IntervalSeconds != infra.JobRetryIntervalSeconds ||
+			strings.Join(run.Retry[0].ErrorEquals, ",") != strings.Join(infra.JobRetryErrors, ",") {
+			t.Errorf("%s: retries %+v, want %d with backoff on a failed task or ECS refusing", tc.job, run.Retry, tc.retries)
+		}
+		if strings.Contains(strings.Join(run.Retry[0].ErrorEquals, ","), "States.Timeout") {
+			t.Errorf("%s: a timed-out run is retried, doubling its limit", tc.job)
+		}
+		if len(run.Catch) != 1 || run.Catch[0].ErrorEquals[0] != "States.ALL" || def.States[run.Catch[0].Next].Error != infra.ErrJobFailed {
+			t.Errorf("%s: a run that fails after its retries does not end as %s: %+v", tc.job, infra.ErrJobFailed, run.Catch)
+		}
+
+		logs := named(t, m, "aws:cloudwatch/logGroup:LogGroup", "jobs-"+tc.job+"-run-logs")
+		if machine.Str("loggingConfiguration.logDestination") != logs.Out("arn")+":*" || machine.Str("loggingConfiguration.level") != "ALL" ||
+			!machine.Bool("loggingConfiguration.includeExecutionData") {
+			t.Errorf("%s: runs are not logged: %v", tc.job, machine.Inputs["loggingConfiguration"])
+		}
+		if logs.Str("name") != "/aws/vendedlogs/states/ecs-api-test-job-"+tc.job || logs.Num("retentionInDays") != 90 {
+			t.Errorf("%s: run log group %q kept %v days, want the stack's retention", tc.job, logs.Str("name"), logs.Num("retentionInDays"))
+		}
 	}
 	if !dlq.Bool("sqsManagedSseEnabled") {
 		t.Error("dead-letter queue is not encrypted")
@@ -134,63 +210,96 @@ func TestJobTaskReusesTheAppContainerWithItsOwnCommand(t *testing.T) {
 	}
 }
 
-func TestSchedulerRoleIsScopedToTheJob(t *testing.T) {
-	m := buildJobs(t, map[string]string{"jobs": twoJobs})
-	role := named(t, m, "aws:iam/role:Role", "jobs-nightly-cleanup-scheduler-role")
-	var trust infra.PolicyDocument
-	if err := role.JSON("assumeRolePolicy", &trust); err != nil {
-		t.Fatal(err)
-	}
-	if len(trust.Statement) != 1 || trust.Statement[0].Principal["Service"] != "scheduler.amazonaws.com" {
-		t.Errorf("scheduler role trust %+v", trust)
-	}
-	s := named(t, m, scheduleType, "jobs-nightly-cleanup")
-	if s.Str("target.roleArn") != role.Out("arn") {
-		t.Error("schedule does not use its own role")
-	}
-	policy := named(t, m, "aws:iam/rolePolicy:RolePolicy", "jobs-nightly-cleanup-scheduler-policy")
-	if policy.Str("role") != role.Out("name") {
-		t.Error("policy is on another role")
-	}
+// grants reads a role policy into action -> statement, failing on wildcard actions.
+func grants(t *testing.T, policy *pulumitest.Resource) map[string]infra.PolicyStatement {
+	t.Helper()
 	var doc infra.PolicyDocument
 	if err := policy.JSON("policy", &doc); err != nil {
 		t.Fatal(err)
 	}
-	td := named(t, m, taskDefType, "jobs-nightly-cleanup-task")
-	grants := map[string]infra.PolicyStatement{}
+	out := map[string]infra.PolicyStatement{}
 	for _, st := range doc.Statement {
 		for _, a := range st.Action {
 			if strings.Contains(a, "*") {
-				t.Errorf("wildcard action %q", a)
+				t.Errorf("%s: wildcard action %q", policy.Name, a)
 			}
-			grants[a] = st
-		}
-		for _, r := range st.Resource {
-			if r == "*" {
-				t.Errorf("%v on every resource", st.Action)
-			}
+			out[a] = st
 		}
 	}
-	if len(grants) != 4 {
-		t.Errorf("actions %v, want RunTask, TagResource, PassRole, SendMessage", grants)
+	return out
+}
+
+func trusts(t *testing.T, role *pulumitest.Resource) string {
+	t.Helper()
+	var trust infra.PolicyDocument
+	if err := role.JSON("assumeRolePolicy", &trust); err != nil || len(trust.Statement) != 1 {
+		t.Fatalf("%s trust %+v (%v)", role.Name, trust, err)
 	}
-	run := grants["ecs:RunTask"]
-	if strings.Join(run.Resource, ",") != td.Out("arn") || run.Condition["ArnEquals"]["ecs:cluster"] != clusterArn {
-		t.Errorf("RunTask on %v in %v, want only the job's task definition in the cluster", run.Resource, run.Condition)
+	return trust.Statement[0].Principal["Service"]
+}
+
+// TestJobRolesAreScopedToTheJob: Scheduler may start only the job's state machine and report to
+// the queue; the state machine may run only the job's task definition family in the cluster, watch
+// and stop those tasks, pass only the job's two roles, keep the rule runTask.sync needs ("IAM policies
+// for Amazon ECS/AWS Fargate", Step Functions guide), list its own runs, and deliver its logs.
+func TestJobRolesAreScopedToTheJob(t *testing.T) {
+	m := buildJobs(t, map[string]string{"jobs": twoJobs})
+	machine := named(t, m, "aws:sfn/stateMachine:StateMachine", "jobs-nightly-cleanup")
+	schedule := named(t, m, scheduleType, "jobs-nightly-cleanup")
+	dlq := one(t, m, "aws:sqs/queue:Queue")
+
+	schedulerRole := named(t, m, "aws:iam/role:Role", "jobs-nightly-cleanup-scheduler-role")
+	if trusts(t, schedulerRole) != "scheduler.amazonaws.com" || schedule.Str("target.roleArn") != schedulerRole.Out("arn") {
+		t.Error("the schedule does not use its own role trusting only Scheduler")
 	}
-	pass := grants["iam:PassRole"]
-	if strings.Join(sorted(pass.Resource), ",") != strings.Join(sorted([]string{taskRoleArn, execRoleArn}), ",") ||
-		pass.Condition["StringEquals"]["iam:PassedToService"] != "ecs-tasks.amazonaws.com" {
-		t.Errorf("PassRole on %v %v, want exactly the job's two roles, to ECS tasks", pass.Resource, pass.Condition)
+	schedulerPolicy := named(t, m, "aws:iam/rolePolicy:RolePolicy", "jobs-nightly-cleanup-scheduler-policy")
+	g := grants(t, schedulerPolicy)
+	if len(g) != 2 || strings.Join(g["states:StartExecution"].Resource, ",") != machine.Out("arn") ||
+		strings.Join(g["sqs:SendMessage"].Resource, ",") != dlq.Out("arn") || schedulerPolicy.Str("role") != schedulerRole.Out("name") {
+		t.Errorf("scheduler may %v, want StartExecution on the job's state machine and SendMessage to the queue", g)
 	}
-	if tag := grants["ecs:TagResource"]; tag.Resource[0] != "arn:aws:ecs:us-east-1:123456789012:task/cluster-1/*" {
-		t.Errorf("TagResource on %v, want the cluster's tasks", tag.Resource)
+
+	runRole := named(t, m, "aws:iam/role:Role", "jobs-nightly-cleanup-run-role")
+	if trusts(t, runRole) != "states.amazonaws.com" || machine.Str("roleArn") != runRole.Out("arn") {
+		t.Error("the state machine does not use its own role trusting only Step Functions")
 	}
-	if send := grants["sqs:SendMessage"]; strings.Join(send.Resource, ",") != one(t, m, "aws:sqs/queue:Queue").Out("arn") {
-		t.Errorf("SendMessage on %v, want the dead-letter queue", send.Resource)
+	runPolicy := named(t, m, "aws:iam/rolePolicy:RolePolicy", "jobs-nightly-cleanup-run-policy")
+	g = grants(t, runPolicy)
+	tasks := "arn:aws:ecs:us-east-1:123456789012:task/cluster-1/*"
+	want := map[string]string{
+		"ecs:RunTask":           "arn:aws:ecs:us-east-1:123456789012:task-definition/ecs-api-test-job-nightly-cleanup:*",
+		"ecs:DescribeTasks":     tasks,
+		"ecs:StopTask":          tasks,
+		"ecs:TagResource":       tasks,
+		"iam:PassRole":          strings.Join(sorted([]string{taskRoleArn, execRoleArn}), ","),
+		"events:PutRule":        "arn:aws:events:us-east-1:123456789012:rule/StepFunctionsGetEventsForECSTaskRule",
+		"events:PutTargets":     "arn:aws:events:us-east-1:123456789012:rule/StepFunctionsGetEventsForECSTaskRule",
+		"events:DescribeRule":   "arn:aws:events:us-east-1:123456789012:rule/StepFunctionsGetEventsForECSTaskRule",
+		"states:ListExecutions": machine.Out("arn"),
 	}
-	if !s.DependsOn(policy) {
-		t.Error("schedule may fire before its role may run the task")
+	if len(g) != len(want) {
+		t.Errorf("run role may %d actions, want exactly %d", len(g), len(want))
+	}
+	for action, resource := range want {
+		if got := strings.Join(sorted(g[action].Resource), ","); got != resource {
+			t.Errorf("%s on %q, want %q", action, got, resource)
+		}
+	}
+	if g["ecs:RunTask"].Condition["ArnEquals"]["ecs:cluster"] != clusterArn || g["ecs:StopTask"].Condition["ArnEquals"]["ecs:cluster"] != clusterArn {
+		t.Error("the job's tasks are not confined to the cluster")
+	}
+	if g["iam:PassRole"].Condition["StringEquals"]["iam:PassedToService"] != "ecs-tasks.amazonaws.com" {
+		t.Error("the job's roles may be passed to other services than ECS tasks")
+	}
+	logsPolicy := named(t, m, "aws:iam/rolePolicy:RolePolicy", "jobs-nightly-cleanup-run-logs")
+	for action, st := range grants(t, logsPolicy) {
+		if !strings.HasPrefix(action, "logs:") || strings.Join(st.Resource, ",") != "*" {
+			t.Errorf("logs policy grants %s on %v", action, st.Resource)
+		}
+	}
+	// CreateStateMachine checks the log delivery permissions; the first run may come right away.
+	if !machine.DependsOn(logsPolicy) || !schedule.DependsOn(schedulerPolicy) || !schedule.DependsOn(runPolicy) {
+		t.Error("the state machine or the schedule can exist before the permissions they need")
 	}
 }
 

@@ -55,6 +55,9 @@ func NewRedeployOnRotation(ctx *pulumi.Context, name string, args *RedeployOnRot
 	if args == nil || len(args.ServiceNames) == 0 {
 		return nil, fmt.Errorf("redeploy on rotation %s: at least one service is required", name)
 	}
+	if args.Partition == "" {
+		return nil, fmt.Errorf("redeploy on rotation %s: the partition is required: the state machine names ARNs", name)
+	}
 	r := &RedeployOnRotation{}
 	if err := ctx.RegisterComponentResource(componentType(ctx, "RedeployOnRotation"), name, r, opts...); err != nil {
 		return nil, err

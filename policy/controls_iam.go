@@ -31,6 +31,12 @@ func expectedTrust(s *Stack) map[string]string {
 	for _, sc := range s.OfType(typeSchedule) {
 		want[sc.Str("target.roleArn")] = "scheduler.amazonaws.com"
 	}
+	for _, m := range s.OfType(typeStateMachine) {
+		want[m.Str("roleArn")] = "states.amazonaws.com"
+	}
+	for _, et := range s.OfType(typeEventTarget) {
+		want[et.Str("roleArn")] = "events.amazonaws.com"
+	}
 	for _, f := range s.OfType(typeFlowLog) {
 		want[f.Str("iamRoleArn")] = "vpc-flow-logs.amazonaws.com"
 	}
@@ -88,7 +94,7 @@ var iamControls = []Control{
 	},
 	{
 		ID: "APP.IAM.2", Title: "Each role trusts exactly the service that uses it", Severity: High,
-		Satisfied: "task, execution, instance, scheduler and flow log roles each trust one service principal",
+		Satisfied: "task, execution, instance, scheduler, state machine, event target and flow log roles each trust one service principal",
 		Check: func(s *Stack, report Reporter) {
 			want := expectedTrust(s)
 			for _, role := range s.OfType(typeRole) {

@@ -67,6 +67,8 @@ const (
 	typeRolePolicy        = "aws:iam/rolePolicy:RolePolicy"
 	typeInstanceProfile   = "aws:iam/instanceProfile:InstanceProfile"
 	typeSchedule          = "aws:scheduler/schedule:Schedule"
+	typeStateMachine      = "aws:sfn/stateMachine:StateMachine"
+	typeEventTarget       = "aws:cloudwatch/eventTarget:EventTarget"
 	typeDBInstance        = "aws:rds/instance:Instance"
 	typeCacheGroup        = "aws:elasticache/replicationGroup:ReplicationGroup"
 )
