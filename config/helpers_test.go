@@ -23,11 +23,7 @@ const (
 // withOverrides returns Pulumi.yaml's defaults, a region and an image, with project keys replaced.
 func withOverrides(t *testing.T, overrides map[string]string) map[string]string {
 	t.Helper()
-	cfg, err := pulumitest.ConfigWith("..", project, testImage, overrides)
-	if err != nil {
-		t.Fatalf("Pulumi.yaml: %v", err)
-	}
-	return cfg
+	return pulumitest.MustConfigWith(t, "..", project, testImage, overrides)
 }
 
 // loadConfig runs LoadConfig under Pulumi's mocks for a stack with the given overrides, so a test

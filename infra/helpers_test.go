@@ -27,11 +27,7 @@ func baseConfig(t *testing.T) map[string]string {
 // withOverrides returns the base config with project keys replaced ("" deletes a key).
 func withOverrides(t *testing.T, overrides map[string]string) map[string]string {
 	t.Helper()
-	cfg, err := pulumitest.ConfigWith("..", project, testImage, overrides)
-	if err != nil {
-		t.Fatalf("Pulumi.yaml: %v", err)
-	}
-	return cfg
+	return pulumitest.MustConfigWith(t, "..", project, testImage, overrides)
 }
 
 // build runs a program that loads config (with overrides) and builds components with it.

@@ -56,26 +56,28 @@ func JobStateTimeout(job config.JobConfig) int {
 	return job.Timeout + jobKillGraceSeconds + JobStartAllowanceSeconds
 }
 
-type stateRetrier struct {
+// aslRetrier, aslCatcher, aslChoice and aslState are the parts of an Amazon States Language
+// definition this program writes, for the job runs and the rotation redeploy.
+type aslRetrier struct {
 	ErrorEquals     []string `json:"ErrorEquals"`
 	IntervalSeconds int      `json:"IntervalSeconds"`
 	MaxAttempts     int      `json:"MaxAttempts"`
 	BackoffRate     float64  `json:"BackoffRate"`
 }
 
-type stateCatcher struct {
+type aslCatcher struct {
 	ErrorEquals []string `json:"ErrorEquals"`
 	ResultPath  string   `json:"ResultPath"`
 	Next        string   `json:"Next"`
 }
 
-type choiceRule struct {
+type aslChoice struct {
 	Variable           string `json:"Variable"`
 	NumericGreaterThan int    `json:"NumericGreaterThan"`
 	Next               string `json:"Next"`
 }
 
-type jobState struct {
+type aslState struct {
 	Type           string         `json:"Type"`
 	Comment        string         `json:"Comment,omitempty"`
 	Resource       string         `json:"Resource,omitempty"`
@@ -83,9 +85,9 @@ type jobState struct {
 	ResultSelector map[string]any `json:"ResultSelector,omitempty"`
 	ResultPath     string         `json:"ResultPath,omitempty"`
 	TimeoutSeconds int            `json:"TimeoutSeconds,omitempty"`
-	Retry          []stateRetrier `json:"Retry,omitempty"`
-	Catch          []stateCatcher `json:"Catch,omitempty"`
-	Choices        []choiceRule   `json:"Choices,omitempty"`
+	Retry          []aslRetrier   `json:"Retry,omitempty"`
+	Catch          []aslCatcher   `json:"Catch,omitempty"`
+	Choices        []aslChoice    `json:"Choices,omitempty"`
 	Default        string         `json:"Default,omitempty"`
 	Error          string         `json:"Error,omitempty"`
 	Cause          string         `json:"Cause,omitempty"`
@@ -95,7 +97,7 @@ type jobState struct {
 
 // JobRunDefinition is the Amazon States Language definition of one job's run.
 func JobRunDefinition(partition string, job config.JobConfig, clusterArn, taskDefinitionArn, capacityProvider string) (string, error) {
-	run := jobState{
+	run := aslState{
 		Type:     "Task",
 		Comment:  "One task of the job; the state fails when the task's container exits non-zero",
 		Resource: fmt.Sprintf("arn:%s:states:::ecs:runTask.sync", partition),
@@ -110,16 +112,16 @@ func JobRunDefinition(partition string, job config.JobConfig, clusterArn, taskDe
 			"StartedBy":            "job-" + job.Name,
 		},
 		TimeoutSeconds: JobStateTimeout(job),
-		Catch:          []stateCatcher{{ErrorEquals: []string{"States.ALL"}, ResultPath: "$.error", Next: JobFailedState}},
+		Catch:          []aslCatcher{{ErrorEquals: []string{"States.ALL"}, ResultPath: "$.error", Next: JobFailedState}},
 		End:            true,
 	}
 	if job.Retries > 0 {
-		run.Retry = []stateRetrier{{
+		run.Retry = []aslRetrier{{
 			ErrorEquals: JobRetryErrors, IntervalSeconds: JobRetryIntervalSeconds,
 			MaxAttempts: job.Retries, BackoffRate: JobRetryBackoffRate,
 		}}
 	}
-	states := map[string]jobState{
+	states := map[string]aslState{
 		JobGuardState: {
 			Type:     "Task",
 			Comment:  "Runs of this job that are still going, this one included",
@@ -129,14 +131,14 @@ func JobRunDefinition(partition string, job config.JobConfig, clusterArn, taskDe
 			},
 			ResultSelector: map[string]any{"running.$": "States.ArrayLength($.Executions)"},
 			ResultPath:     "$.guard",
-			Retry: []stateRetrier{{
+			Retry: []aslRetrier{{
 				ErrorEquals: []string{"States.ALL"}, IntervalSeconds: 2, MaxAttempts: 3, BackoffRate: 2,
 			}},
 			Next: JobChoiceState,
 		},
 		JobChoiceState: {
 			Type:    "Choice",
-			Choices: []choiceRule{{Variable: "$.guard.running", NumericGreaterThan: 1, Next: JobSkippedState}},
+			Choices: []aslChoice{{Variable: "$.guard.running", NumericGreaterThan: 1, Next: JobSkippedState}},
 			Default: JobRunState,
 		},
 		JobSkippedState: {

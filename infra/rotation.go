@@ -140,42 +140,24 @@ func NewRedeployOnRotation(ctx *pulumi.Context, name string, args *RedeployOnRot
 	})
 }
 
-// sfnState is one state of an Amazon States Language definition.
-type sfnState struct {
-	Type       string         `json:"Type"`
-	Comment    string         `json:"Comment,omitempty"`
-	Resource   string         `json:"Resource,omitempty"`
-	Parameters map[string]any `json:"Parameters,omitempty"`
-	Retry      []sfnRetrier   `json:"Retry,omitempty"`
-	Next       string         `json:"Next,omitempty"`
-	End        bool           `json:"End,omitempty"`
-}
-
-type sfnRetrier struct {
-	ErrorEquals     []string `json:"ErrorEquals"`
-	IntervalSeconds int      `json:"IntervalSeconds"`
-	MaxAttempts     int      `json:"MaxAttempts"`
-	BackoffRate     float64  `json:"BackoffRate"`
-}
-
 // RedeployDefinition forces a new deployment of each service in turn, retrying throttling and
 // transient errors with backoff.
 func RedeployDefinition(partition, clusterArn string, services []string) (string, error) {
-	states := map[string]sfnState{}
+	states := map[string]aslState{}
 	var first string
 	for i, svc := range services {
 		id := "Redeploy " + svc
 		if i == 0 {
 			first = id
 		}
-		st := sfnState{
+		st := aslState{
 			Type:     "Task",
 			Comment:  "New tasks read the rotated secret; the rollout replaces the old ones",
 			Resource: fmt.Sprintf("arn:%s:states:::aws-sdk:ecs:updateService", partition),
 			Parameters: map[string]any{
 				"Cluster": clusterArn, "Service": svc, "ForceNewDeployment": true,
 			},
-			Retry: []sfnRetrier{{ErrorEquals: []string{"States.ALL"}, IntervalSeconds: 5, MaxAttempts: 5, BackoffRate: 2}},
+			Retry: []aslRetrier{{ErrorEquals: []string{"States.ALL"}, IntervalSeconds: 5, MaxAttempts: 5, BackoffRate: 2}},
 		}
 		if i+1 < len(services) {
 			st.Next = "Redeploy " + services[i+1]

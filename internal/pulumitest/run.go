@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
@@ -124,6 +125,16 @@ func ConfigWith(projectDir, project, image string, overrides map[string]string) 
 		cfg[key] = v
 	}
 	return cfg, nil
+}
+
+// MustConfigWith is ConfigWith for tests: a broken Pulumi.yaml fails the test.
+func MustConfigWith(t testing.TB, projectDir, project, image string, overrides map[string]string) map[string]string {
+	t.Helper()
+	cfg, err := ConfigWith(projectDir, project, image, overrides)
+	if err != nil {
+		t.Fatalf("Pulumi.yaml: %v", err)
+	}
+	return cfg
 }
 
 // ProjectDefaults returns the defaults Pulumi.yaml declares, keyed "<namespace>:<key>".
