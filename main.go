@@ -144,10 +144,11 @@ func program(ctx *pulumi.Context) error {
 	// RDS rotates the master password; tasks read it once, at start, so a rotation redeploys them.
 	if db != nil {
 		if _, err := infra.NewRedeployOnRotation(ctx, "db-rotation", &infra.RedeployOnRotationArgs{
-			SecretArn:    db.SecretArn,
-			ClusterArn:   cluster.ClusterArn,
-			ServiceNames: readers,
-			Partition:    cfg.Partition(),
+			SecretArn:        db.SecretArn,
+			ClusterArn:       cluster.ClusterArn,
+			ServiceNames:     readers,
+			Partition:        cfg.Partition(),
+			LogRetentionDays: cfg.Service.LogRetentionDays,
 		}, withAWS); err != nil {
 			return err
 		}

@@ -229,6 +229,9 @@ func TestPolicyControlsCatchViolations(t *testing.T) {
 		"APP.REL.4": func(s *policy.Stack) {
 			set(find(s, tService, "api").Inputs, "orderedPlacementStrategies.0.field", str("instanceId"))
 		},
+		"StepFunctions.1": func(s *policy.Stack) {
+			set(find(s, "aws:sfn/stateMachine:StateMachine", "jobs-nightly-cleanup").Inputs, "loggingConfiguration.level", str("OFF"))
+		},
 		"APP.REL.5": func(s *policy.Stack) { set(find(s, tASG, "cluster-asg").Inputs, "minSize", num(1)) },
 		"APP.REL.6": func(s *policy.Stack) {
 			set(find(s, "aws:ecs/capacityProvider:CapacityProvider", "cluster-capacity").Inputs, "autoScalingGroupProvider.managedScaling.status", str("DISABLED"))

@@ -31,6 +31,8 @@ type RedeployOnRotationArgs struct {
 	ClusterArn   pulumi.StringInput
 	ServiceNames []pulumi.StringInput
 	Partition    string
+	// LogRetentionDays keeps the state machine's run logs as long as the app's.
+	LogRetentionDays int
 }
 
 // RotationEventPattern matches a successful rotation of one secret. Secrets Manager reports
@@ -76,6 +78,20 @@ func NewRedeployOnRotation(ctx *pulumi.Context, name string, args *RedeployOnRot
 	if err != nil {
 		return nil, fmt.Errorf("redeploy on rotation %s: state machine role: %w", name, err)
 	}
+	logsPolicy, err := iam.NewRolePolicy(ctx, name+"-sfn-logs", &iam.RolePolicyArgs{
+		Role:   machineRole.Name,
+		Policy: pulumi.String(logDeliveryPolicy()),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("redeploy on rotation %s: state machine logs policy: %w", name, err)
+	}
+	logGroup, err := cloudwatch.NewLogGroup(ctx, name+"-logs", &cloudwatch.LogGroupArgs{
+		Name:            pulumi.String(vendedLogsPrefix + taskFamily(ctx.Project(), ctx.Stack(), name)),
+		RetentionInDays: pulumi.Int(args.LogRetentionDays),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("redeploy on rotation %s: log group: %w", name, err)
+	}
 	machinePolicy, err := iam.NewRolePolicy(ctx, name+"-sfn-policy", &iam.RolePolicyArgs{
 		Role: machineRole.Name,
 		Policy: target.ApplyT(func(v []any) string {
@@ -91,8 +107,14 @@ func NewRedeployOnRotation(ctx *pulumi.Context, name string, args *RedeployOnRot
 		Definition: target.ApplyT(func(v []any) (string, error) {
 			return RedeployDefinition(args.Partition, v[0].(string), v[1].([]string))
 		}).(pulumi.StringOutput),
-		// Its first run may come days later, but never before it may update the services.
-	}, parent, pulumi.DependsOn([]pulumi.Resource{machinePolicy}))
+		LoggingConfiguration: &sfn.StateMachineLoggingConfigurationArgs{
+			Level:                pulumi.String("ALL"),
+			IncludeExecutionData: pulumi.Bool(true),
+			LogDestination:       pulumi.Sprintf("%s:*", logGroup.Arn),
+		},
+		// CreateStateMachine checks the log delivery permissions; its first run may come days
+		// later, but never before it may update the services.
+	}, parent, pulumi.DependsOn([]pulumi.Resource{logsPolicy, machinePolicy}))
 	if err != nil {
 		return nil, fmt.Errorf("redeploy on rotation %s: state machine: %w", name, err)
 	}

@@ -17,6 +17,18 @@ var (
 
 var computeControls = []Control{
 	{
+		ID: "StepFunctions.1", Title: "State machines log their runs", Severity: Medium,
+		Satisfied: "job and rotation state machines log ALL events to a log group of this stack",
+		Check: func(s *Stack, report Reporter) {
+			for _, m := range s.OfType(typeStateMachine) {
+				level := m.Str("loggingConfiguration.level")
+				if level == "" || level == "OFF" || m.Str("loggingConfiguration.logDestination") == "" {
+					report(m, "loggingConfiguration", "runs are not logged (level %q)", level)
+				}
+			}
+		},
+	},
+	{
 		ID: "EC2.8", Title: "Instances require IMDSv2", Severity: High,
 		Satisfied: "launch template httpTokens: required",
 		Check: func(s *Stack, report Reporter) {

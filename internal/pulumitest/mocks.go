@@ -136,6 +136,9 @@ func computed(typ, name string, out resource.PropertyMap) {
 		setDefault("arnSuffix", "targetgroup/"+name+"/73e2d6bc24d8a067")
 	case "aws:ec2/securityGroup:SecurityGroup":
 		setDefault("id", "sg-"+name)
+	case "aws:ecs/cluster:Cluster":
+		// ECS's own ARN format, which policies derive task and service ARNs from.
+		setDefault("arn", fmt.Sprintf("arn:aws:ecs:%s:%s:cluster/%s", Region, Account, name))
 	case "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders":
 		// The provider keeps capacityProviders as a set and may return it in any order
 		// (pulumi/pulumi-terraform-bridge#2478); hand it back reversed so code that reads it by
