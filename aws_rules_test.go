@@ -46,6 +46,7 @@ func variants(instanceType string) []variant {
 		{name: "worker", objects: map[string]map[string]any{"worker": worker}},
 		{name: "cache", objects: map[string]map[string]any{"cache": cache}},
 		{name: "exec-readonly", plain: exec},
+		{name: "domain", objects: map[string]map[string]any{"domain": {"name": "api.example.com", "zoneName": "example.com", "aliases": []string{"www.example.com"}}}},
 		{name: "everything", plain: exec, objects: map[string]map[string]any{
 			"capacity": {"spot": spot["spot"], "warmPool": warm["warmPool"]}, "worker": worker, "cache": cache,
 		}},
@@ -566,6 +567,76 @@ func TestDatabaseRotationRedeploysEveryServiceThatReadsIt(t *testing.T) {
 		}
 		if len(allowed) != 1 || fmt.Sprint(allowed["ecs:UpdateService"]) != fmt.Sprint(want) {
 			t.Errorf("state machine may %v, want only ecs:UpdateService on %v", allowed, want)
+		}
+	})
+}
+
+// TestEveryStackServesItsDomainOverHTTPS: with a domain, in every stack file, the HTTPS listener
+// waits for the certificate ACM issued for exactly the names (CertificateValidation, after a record
+// per name), sends HSTS, port 80 only redirects, each name points at the load balancer, and url is
+// https on the name. With certificateArn as well, validation refuses the stack, naming both keys.
+func TestEveryStackServesItsDomainOverHTTPS(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, stack string, v variant, m *pulumitest.Mocks) {
+		if v.name != "domain" {
+			if len(m.OfType("aws:acm/certificate:Certificate"))+len(m.OfType("aws:route53/record:Record")) != 0 {
+				t.Error("certificate or DNS records without a domain")
+			}
+			return
+		}
+		names := []string{"api.example.com", "www.example.com"}
+		cert := one(t, m, "aws:acm/certificate:Certificate")
+		validation := one(t, m, "aws:acm/certificateValidation:CertificateValidation")
+		alb := one(t, m, "aws:lb/loadBalancer:LoadBalancer")
+		g := newGraph(m)
+		waits := g.waitsFor(validation)
+		aliases := map[string]bool{}
+		for _, r := range m.OfType("aws:route53/record:Record") {
+			switch r.Str("type") {
+			case "CNAME":
+				if !waits[r.URN] {
+					t.Errorf("the validation does not wait for record %s", r.Name)
+				}
+			case "A":
+				if r.Str("aliases.0.name") == alb.Out("dnsName") {
+					aliases[r.Str("name")] = true
+				}
+			}
+		}
+		for _, host := range names {
+			if !aliases[host] {
+				t.Errorf("%s does not point at the load balancer", host)
+			}
+		}
+		if got := append([]string{cert.Str("domainName")}, cert.Strs("subjectAlternativeNames")...); strings.Join(got, ",") != strings.Join(names, ",") {
+			t.Errorf("certificate covers %v, want %v", got, names)
+		}
+		for _, l := range m.OfType("aws:lb/listener:Listener") {
+			switch l.Str("protocol") {
+			case "HTTPS":
+				if !g.waitsFor(l)[validation.URN] || l.Str("certificateArn") != validation.Out("certificateArn") {
+					t.Error("the HTTPS listener does not wait for the issued certificate")
+				}
+				if !strings.HasPrefix(l.Str("routingHttpResponseStrictTransportSecurityHeaderValue"), "max-age=") {
+					t.Error("HTTPS responses carry no HSTS")
+				}
+			case "HTTP":
+				if l.Str("defaultActions.0.type") != "redirect" {
+					t.Error("port 80 serves instead of redirecting")
+				}
+			}
+		}
+		if m.Exports["url"] != "https://api.example.com" || m.Exports["certificateArn"] != validation.Out("certificateArn") {
+			t.Errorf("outputs url %v certificateArn %v", m.Exports["url"], m.Exports["certificateArn"])
+		}
+		if got := fmt.Sprint(m.Exports["domainNames"]); got != fmt.Sprint(names) {
+			t.Errorf("domainNames output %v", m.Exports["domainNames"])
+		}
+
+		project, cfg := variantConfig(t, stack, v)
+		cfg[project+":certificateArn"] = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"
+		_, err := config.ParseConfig(project, stack, cfg["aws:region"], func(key string) string { return cfg[project+":"+key] })
+		if err == nil || !strings.Contains(err.Error(), "domain: and certificateArn are both set") {
+			t.Errorf("domain with certificateArn: %v", err)
 		}
 	})
 }

@@ -46,6 +46,7 @@ func program(ctx *pulumi.Context) error {
 		PublicSubnetIDs:        network.PublicSubnetIDs,
 		ContainerPort:          cfg.Service.ContainerPort,
 		Config:                 cfg.LoadBalancer,
+		Domain:                 cfg.Domain,
 		AccessLogRetentionDays: cfg.Service.LogRetentionDays,
 		Region:                 cfg.Region,
 		Partition:              cfg.Partition(),
@@ -155,6 +156,12 @@ func program(ctx *pulumi.Context) error {
 	}
 
 	ctx.Export("url", alb.URL)
+	if cfg.Domain.Enabled() || cfg.LoadBalancer.CertificateArn != "" {
+		ctx.Export("certificateArn", alb.CertificateArn)
+	}
+	if cfg.Domain.Enabled() {
+		ctx.Export("domainNames", pulumi.ToStringArray(cfg.Domain.Names()))
+	}
 	ctx.Export("albDnsName", alb.DNSName)
 	ctx.Export("clusterName", cluster.ClusterName)
 	ctx.Export("serviceName", app.ServiceName)

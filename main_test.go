@@ -541,13 +541,29 @@ func TestReadmeListsEveryControl(t *testing.T) {
 // TestSnapshots compares each stack's rendered graph with its committed golden file, so reviewers
 // see infrastructure changes as a diff; `go test ./... -update` rewrites them.
 func TestSnapshots(t *testing.T) {
+	type run struct{ file, stack string }
+	runs := map[run]func(t *testing.T) *pulumitest.Mocks{}
 	for _, stack := range stackFiles(t) {
-		t.Run(stack, func(t *testing.T) {
-			first, err := snapshot.Render(runStack(t, stack).Resources())
+		runs[run{stack, stack}] = func(t *testing.T) *pulumitest.Mocks { return runStack(t, stack) }
+	}
+	// prod with its commented domain block filled in, so the domain's resources are reviewed too.
+	runs[run{"prod-with-domain", "prod"}] = func(t *testing.T) *pulumitest.Mocks {
+		project, cfg := variantConfig(t, "prod", variant{objects: map[string]map[string]any{
+			"domain": {"name": "api.example.com", "zoneName": "example.com", "aliases": []string{"www.example.com"}},
+		}})
+		m, err := pulumitest.Run(project, "prod", cfg, program)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	for r, runIt := range runs {
+		t.Run(r.file, func(t *testing.T) {
+			first, err := snapshot.Render(runIt(t).Resources())
 			if err != nil {
 				t.Fatal(err)
 			}
-			second, err := snapshot.Render(runStack(t, stack).Resources())
+			second, err := snapshot.Render(runIt(t).Resources())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -557,7 +573,7 @@ func TestSnapshots(t *testing.T) {
 			if bytes.Contains(first, []byte(`"secretString": "`)) && !bytes.Contains(first, []byte(`"secretString": "`+snapshot.Masked+`"`)) {
 				t.Fatal("a secret reached the snapshot")
 			}
-			if err := snapshot.Compare(filepath.Join("testdata", "snapshots", stack+".json"), first); err != nil {
+			if err := snapshot.Compare(filepath.Join("testdata", "snapshots", r.file+".json"), first); err != nil {
 				t.Error(err)
 			}
 		})

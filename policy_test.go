@@ -3,11 +3,13 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"gopkg.in/yaml.v3"
 
 	"github.com/acme/ecs-api/internal/pulumitest"
 	"github.com/acme/ecs-api/policy"
@@ -139,6 +141,9 @@ func TestPolicyControlsCatchViolations(t *testing.T) {
 		// Waived in prod, so failing already is the point (see TestPolicySuite and TestProdPassesEveryControlOnceConfigured).
 		"ELB.1":  func(s *policy.Stack) {},
 		"ELB.16": func(s *policy.Stack) {},
+		"APP.ELB.1": func(s *policy.Stack) {
+			addResource(s, tListener, "tls-without-hsts", map[string]any{"loadBalancerArn": "lb", "protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06"})
+		},
 		"ELB.17": func(s *policy.Stack) {
 			addResource(s, tListener, "old-tls", map[string]any{"loadBalancerArn": "lb", "protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-2016-08"})
 		},
@@ -298,22 +303,32 @@ func TestPolicyWaivers(t *testing.T) {
 // TestProdPassesEveryControlOnceConfigured shows what prod's waivers stand for: with a certificate and
 // a web ACL configured, the prod graph meets every control with no waiver at all.
 func TestProdPassesEveryControlOnceConfigured(t *testing.T) {
-	project, cfg, err := pulumitest.StackConfig(".", "prod")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg["ecs-api:webAclArn"] = "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/api/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"
-	cfg["ecs-api:certificateArn"] = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"
-	m, err := pulumitest.Run(project, "prod", cfg, program)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := policy.Evaluate(policyStack("prod", m), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range res.Violations {
-		t.Errorf("%s", v)
+	for name, https := range map[string][2]string{
+		"certificate": {"certificateArn", "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"},
+		"domain":      {"domain", `{"name":"api.example.com","zoneName":"example.com","aliases":["www.example.com"]}`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			project, cfg, err := pulumitest.StackConfig(".", "prod")
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg["ecs-api:webAclArn"] = "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/api/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"
+			cfg["ecs-api:"+https[0]] = https[1]
+			m, err := pulumitest.Run(project, "prod", cfg, program)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := policy.Evaluate(policyStack("prod", m), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range res.Violations {
+				t.Errorf("%s", v)
+			}
+			if name == "domain" && (m.Exports["url"] != "https://api.example.com" || len(m.OfType("aws:acm/certificate:Certificate")) != 1) {
+				t.Errorf("prod with a domain serves %v", m.Exports["url"])
+			}
+		})
 	}
 }
 
@@ -341,5 +356,64 @@ func TestTrustControlKnowsEveryRoleKind(t *testing.T) {
 		if !found {
 			t.Errorf("%s trusting %s is not reported: %v", role, wrong, res.Violations)
 		}
+	}
+}
+
+// TestProdDomainBlockWorksOnceUncommented does what the ELB.1 waiver tells a user to do: uncomment
+// the domain block in Pulumi.prod.yaml and delete the waiver. Then every control holds (ELB.16 keeps
+// its own waiver) and the stack serves HTTPS on the name.
+func TestProdDomainBlockWorksOnceUncommented(t *testing.T) {
+	raw, err := os.ReadFile("Pulumi.prod.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var block []string
+	for _, line := range strings.Split(string(raw), "\n") {
+		switch {
+		case strings.HasPrefix(line, "  # ecs-api:domain:"):
+			block = append(block, "ecs-api:domain:")
+		case len(block) > 0 && strings.HasPrefix(line, "  #   "):
+			block = append(block, strings.TrimPrefix(line, "  # "))
+		case len(block) > 0:
+			goto parsed
+		}
+	}
+parsed:
+	var values map[string]any
+	if err := yaml.Unmarshal([]byte(strings.Join(block, "\n")), &values); err != nil || values["ecs-api:domain"] == nil {
+		t.Fatalf("Pulumi.prod.yaml has no commented domain block to uncomment (%v): %q", err, block)
+	}
+	domain, _ := json.Marshal(values["ecs-api:domain"])
+	project, cfg, err := pulumitest.StackConfig(".", "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg["ecs-api:domain"] = string(domain)
+	waivers := map[string]string{}
+	if err := json.Unmarshal([]byte(cfg["ecs-api:policyWaivers"]), &waivers); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(waivers["ELB.1"], "ecs-api:domain") {
+		t.Errorf("the ELB.1 waiver does not say which lines to set: %q", waivers["ELB.1"])
+	}
+	delete(waivers, "ELB.1")
+	w, _ := json.Marshal(waivers)
+	cfg["ecs-api:policyWaivers"] = string(w)
+	m, err := pulumitest.Run(project, "prod", cfg, program)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := policy.Evaluate(policyStack("prod", m), waivers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range res.Violations {
+		t.Errorf("%s", v)
+	}
+	if len(res.Unused) != 0 {
+		t.Errorf("waivers left with nothing to waive: %v", res.Unused)
+	}
+	if m.Exports["url"] != "https://api.example.com" {
+		t.Errorf("url %v, want https on the domain", m.Exports["url"])
 	}
 }

@@ -25,6 +25,8 @@ type LoadBalancer struct {
 	ArnSuffix            pulumi.StringOutput `pulumi:"arnSuffix"`
 	DNSName              pulumi.StringOutput `pulumi:"dnsName"`
 	URL                  pulumi.StringOutput `pulumi:"url"`
+	// CertificateArn is the HTTPS listener's certificate, issued for the domain or given in config.
+	CertificateArn pulumi.StringOutput `pulumi:"certificateArn"`
 
 	// Listeners must exist before an ECS service uses the target group: ECS rejects a target
 	// group that no load balancer forwards to.
@@ -37,6 +39,8 @@ type LoadBalancerArgs struct {
 	PublicSubnetIDs pulumi.StringArrayInput
 	ContainerPort   int
 	Config          config.LoadBalancerConfig
+	// Domain, when set, brings a certificate, its validation, the alias records and HTTPS.
+	Domain config.DomainConfig
 	// Access logs: how long they are kept, and where (the ELB delivery account depends on the region).
 	AccessLogRetentionDays int
 	Region                 string
@@ -55,7 +59,15 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args *LoadBalancerArgs, o
 	}
 	parent := pulumi.Parent(l)
 	cfg := args.Config
-	https := cfg.CertificateArn != ""
+	https := cfg.CertificateArn != "" || args.Domain.Enabled()
+	// The zone is checked before anything is created: a certificate it cannot validate must fail now.
+	var zoneID string
+	if args.Domain.Enabled() {
+		var err error
+		if zoneID, err = hostedZone(ctx, args.Domain, pulumi.Parent(l)); err != nil {
+			return nil, fmt.Errorf("load balancer %s: %w", name, err)
+		}
+	}
 
 	// No inline rules: the provider then removes AWS's default allow-all egress, and every rule is
 	// a separate resource, so the two groups can reference each other.
@@ -180,13 +192,27 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args *LoadBalancerArgs, o
 	l.Listeners = []pulumi.Resource{httpListener}
 	scheme := "http"
 	if https {
+		certificateArn := pulumi.String(cfg.CertificateArn).ToStringOutput()
+		hstsMaxAge := config.DefaultHSTSMaxAge
+		if d := args.Domain; d.Enabled() {
+			if _, certificateArn, err = issuedCertificate(ctx, name, d, zoneID, parent); err != nil {
+				return nil, fmt.Errorf("load balancer %s: %w", name, err)
+			}
+			if err := aliasRecords(ctx, name, d, zoneID, alb, parent); err != nil {
+				return nil, fmt.Errorf("load balancer %s: %w", name, err)
+			}
+			hstsMaxAge = d.HSTSMaxAge
+		}
+		l.CertificateArn = certificateArn
 		httpsListener, err := lb.NewListener(ctx, name+"-https", &lb.ListenerArgs{
 			LoadBalancerArn: alb.Arn,
 			Port:            pulumi.Int(443),
 			Protocol:        pulumi.String("HTTPS"),
 			SslPolicy:       pulumi.String(TLSPolicy),
-			CertificateArn:  pulumi.String(cfg.CertificateArn),
+			CertificateArn:  certificateArn,
 			DefaultActions:  forward,
+			// The load balancer adds HSTS to every HTTPS response, whatever the app sends.
+			RoutingHttpResponseStrictTransportSecurityHeaderValue: pulumi.String(config.HSTS(hstsMaxAge)),
 		}, parent)
 		if err != nil {
 			return nil, fmt.Errorf("load balancer %s: https listener: %w", name, err)
@@ -201,6 +227,9 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args *LoadBalancerArgs, o
 	l.ArnSuffix = alb.ArnSuffix
 	l.DNSName = alb.DnsName
 	l.URL = pulumi.Sprintf("%s://%s", scheme, alb.DnsName)
+	if args.Domain.Enabled() {
+		l.URL = pulumi.Sprintf("https://%s", args.Domain.Name).ToStringOutput()
+	}
 	return l, ctx.RegisterResourceOutputs(l, pulumi.Map{
 		"securityGroupId":      l.SecurityGroupID,
 		"targetGroupArn":       l.TargetGroupArn,
@@ -208,5 +237,6 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args *LoadBalancerArgs, o
 		"arnSuffix":            l.ArnSuffix,
 		"dnsName":              l.DNSName,
 		"url":                  l.URL,
+		"certificateArn":       l.CertificateArn,
 	})
 }

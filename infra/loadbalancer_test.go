@@ -22,6 +22,7 @@ func buildLoadBalancer(t *testing.T, overrides map[string]string) *pulumitest.Mo
 			PublicSubnetIDs: pulumi.ToStringArray([]string{"subnet-public-0", "subnet-public-1"}),
 			ContainerPort:   3000,
 			Config:          cfg.LoadBalancer,
+			Domain:          cfg.Domain,
 			// The retention passed in is the stack's logRetentionDays (30 by default).
 			AccessLogRetentionDays: 30,
 			Region:                 cfg.Region,
@@ -243,5 +244,111 @@ func TestWebACLIsAssociatedOnlyWhenConfigured(t *testing.T) {
 	}
 	if n := len(buildLoadBalancer(t, nil).OfType("aws:wafv2/webAclAssociation:WebAclAssociation")); n != 0 {
 		t.Errorf("%d associations without webAclArn", n)
+	}
+}
+
+const (
+	certType       = "aws:acm/certificate:Certificate"
+	validationType = "aws:acm/certificateValidation:CertificateValidation"
+	recordType     = "aws:route53/record:Record"
+	testDomain     = `{"name":"api.example.com","zoneName":"example.com","aliases":["www.example.com"]}`
+)
+
+// TestDomainServesHTTPSWithAnIssuedCertificate follows every link from the domain to the HTTPS
+// listener: ACM certificate for the names, one validation record per name (found by name: the
+// provider keeps domainValidationOptions as a set), the validation that waits for issuance with a
+// bound, the listener that waits for it, alias records to the load balancer, redirect and HSTS.
+func TestDomainServesHTTPSWithAnIssuedCertificate(t *testing.T) {
+	m := buildLoadBalancer(t, map[string]string{"domain": testDomain})
+	names := []string{"api.example.com", "www.example.com"}
+	cert := one(t, m, certType)
+	if cert.Str("domainName") != names[0] || strings.Join(cert.Strs("subjectAlternativeNames"), ",") != names[1] || cert.Str("validationMethod") != "DNS" {
+		t.Errorf("certificate for %q + %v by %s", cert.Str("domainName"), cert.Strs("subjectAlternativeNames"), cert.Str("validationMethod"))
+	}
+	validation := one(t, m, validationType)
+	if validation.Str("certificateArn") != cert.Out("arn") {
+		t.Error("the validation waits for another certificate")
+	}
+	if validation.CreateTimeout != infra.CertificateValidationTimeout {
+		t.Errorf("validation waits %q, want %s, not the provider's 75 minutes", validation.CreateTimeout, infra.CertificateValidationTimeout)
+	}
+	fqdns := map[string]bool{}
+	for _, f := range validation.Strs("validationRecordFqdns") {
+		fqdns[f] = true
+	}
+	records := map[string]*pulumitest.Resource{}
+	for _, r := range m.OfType(recordType) {
+		if r.Str("zoneId") != pulumitest.ZoneID {
+			t.Errorf("record %s is in zone %q, want the domain's", r.Name, r.Str("zoneId"))
+		}
+		records[r.Str("type")+" "+r.Str("name")] = r
+	}
+	alb := one(t, m, "aws:lb/loadBalancer:LoadBalancer")
+	for _, host := range names {
+		record := records["CNAME _x1."+host+"."]
+		if record == nil || strings.Join(record.Strs("records"), ",") != "_x2."+host+".acm-validations.aws." {
+			t.Errorf("%s: no validation record with ACM's value for this name (%v)", host, record)
+			continue
+		}
+		if !fqdns[record.Out("fqdn")] {
+			t.Errorf("%s: the validation does not wait for its record", host)
+		}
+		alias := records["A "+host]
+		if alias == nil || alias.Str("aliases.0.name") != alb.Out("dnsName") || alias.Str("aliases.0.zoneId") != alb.Out("zoneId") {
+			t.Errorf("%s: no alias record to the load balancer (%v)", host, alias)
+		}
+	}
+	if len(fqdns) != len(names) {
+		t.Errorf("validation waits for %d records, want %d", len(fqdns), len(names))
+	}
+
+	var https, http *pulumitest.Resource
+	for _, l := range m.OfType(listenerType) {
+		if l.Str("protocol") == "HTTPS" {
+			https = l
+		} else {
+			http = l
+		}
+	}
+	if https == nil || https.Str("certificateArn") != validation.Out("certificateArn") || !https.DependsOn(validation) {
+		t.Fatal("the HTTPS listener does not wait for the issued certificate")
+	}
+	if https.Str("sslPolicy") != infra.TLSPolicy || https.Str("routingHttpResponseStrictTransportSecurityHeaderValue") != "max-age=31536000" {
+		t.Errorf("HTTPS listener policy %q, HSTS %q", https.Str("sslPolicy"), https.Str("routingHttpResponseStrictTransportSecurityHeaderValue"))
+	}
+	if http.Str("defaultActions.0.type") != "redirect" || http.Str("defaultActions.0.redirect.protocol") != "HTTPS" ||
+		http.Str("defaultActions.0.redirect.statusCode") != "HTTP_301" {
+		t.Errorf("port 80 does not only redirect: %v", http.Inputs["defaultActions"])
+	}
+	want := []string{"tcp 443-443 0.0.0.0/0", "tcp 443-443 ::/0", "tcp 80-80 0.0.0.0/0", "tcp 80-80 ::/0"}
+	if got := ingressSummary(m.OfType(ingressRuleType)); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("ingress %v, want %v", got, want)
+	}
+
+	custom := buildLoadBalancer(t, map[string]string{"domain": `{"name":"api.example.com","zoneId":"Z0123456789ABCDEFGHIJ","hstsMaxAge":600}`})
+	for _, l := range custom.OfType(listenerType) {
+		if l.Str("protocol") == "HTTPS" && l.Str("routingHttpResponseStrictTransportSecurityHeaderValue") != "max-age=600" {
+			t.Errorf("HSTS %q, want the configured max-age", l.Str("routingHttpResponseStrictTransportSecurityHeaderValue"))
+		}
+	}
+	if n := len(custom.OfType(recordType)); n != 2 {
+		t.Errorf("one name makes %d records, want its validation record and its alias", n)
+	}
+}
+
+// TestDomainOutsideItsZoneFailsBeforeAnythingIsCreated: with a zone id, only the zone's real name
+// (looked up at deploy time) shows that the certificate could never validate.
+func TestDomainOutsideItsZoneFailsBeforeAnythingIsCreated(t *testing.T) {
+	_, err := pulumitest.Run(project, "test", withOverrides(t, map[string]string{"domain": `{"name":"api.other.org","zoneId":"Z0123456789ABCDEFGHIJ"}`}), func(ctx *pulumi.Context) error {
+		cfg, err := config.LoadConfig(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = infra.NewLoadBalancer(ctx, "web", &infra.LoadBalancerArgs{VpcID: pulumi.String("vpc-1"), Config: cfg.LoadBalancer, Domain: cfg.Domain,
+			PublicSubnetIDs: pulumi.ToStringArray([]string{"a", "b"}), ContainerPort: 3000, AccessLogRetentionDays: 30, Region: cfg.Region, Partition: "aws"})
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "api.other.org is not in the hosted zone example.com") || !strings.Contains(err.Error(), "could never validate") {
+		t.Errorf("error %v, want the name, the zone and why", err)
 	}
 }

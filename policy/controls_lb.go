@@ -1,6 +1,9 @@
 package policy
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // hasHTTPS reports whether a load balancer terminates TLS, which makes the TLS controls apply.
 func hasHTTPS(s *Stack, lbArn string) bool {
@@ -107,11 +110,27 @@ var loadBalancerControls = []Control{
 	},
 	{
 		ID: "ELB.1", Title: "Plain HTTP only redirects to HTTPS", Severity: Medium, ProductionOnly: true,
-		Satisfied: "certificateArn: the HTTP listener answers with a 301 to HTTPS",
+		Satisfied: "domain or certificateArn: the HTTP listener answers with a 301 to HTTPS",
 		Check: func(s *Stack, report Reporter) {
 			for _, l := range s.OfType(typeListener) {
 				if l.Str("protocol") == "HTTP" && !redirectsToHTTPS(l) {
 					report(l, "defaultActions", "serves plain HTTP instead of redirecting to HTTPS")
+				}
+			}
+		},
+	},
+	{
+		ID: "APP.ELB.1", Title: "HTTPS responses carry HSTS", Severity: Medium,
+		Satisfied: "HTTPS listeners add Strict-Transport-Security with max-age of at least 300 s",
+		Check: func(s *Stack, report Reporter) {
+			for _, l := range s.OfType(typeListener) {
+				if l.Str("protocol") != "HTTPS" {
+					continue
+				}
+				hsts := l.Str("routingHttpResponseStrictTransportSecurityHeaderValue")
+				var age int
+				if _, err := fmt.Sscanf(hsts, "max-age=%d", &age); err != nil || age < 300 {
+					report(l, "routingHttpResponseStrictTransportSecurityHeaderValue", "HSTS is %q; browsers may fall back to plain HTTP", hsts)
 				}
 			}
 		},
@@ -129,7 +148,7 @@ var loadBalancerControls = []Control{
 	},
 	{
 		ID: "ELB.18", Title: "With a certificate, no listener forwards unencrypted traffic", Severity: Medium,
-		Satisfied: "with certificateArn, port 80 only redirects",
+		Satisfied: "with domain or certificateArn, port 80 only redirects",
 		Check: func(s *Stack, report Reporter) {
 			for _, l := range s.OfType(typeListener) {
 				if l.Str("protocol") == "HTTP" && hasHTTPS(s, l.Str("loadBalancerArn")) && !redirectsToHTTPS(l) {

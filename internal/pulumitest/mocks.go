@@ -15,10 +15,13 @@ import (
 	"github.com/acme/ecs-api/policy"
 )
 
-// Account and Region are what the mocks pretend to run in.
+// Account and Region are what the mocks pretend to run in; ZoneID and ZoneName are the hosted zone
+// a lookup by id finds.
 const (
-	Account = "123456789012"
-	Region  = "us-east-1"
+	Account  = "123456789012"
+	Region   = "us-east-1"
+	ZoneID   = "Z0123456789ABCDEFGHIJ"
+	ZoneName = "example.com"
 )
 
 // Resource is one registration the program made: what the policy suite sees, plus the options.
@@ -29,6 +32,8 @@ type Resource struct {
 	Dependencies  []string
 	Remote        bool
 	IgnoreChanges []string
+	// CreateTimeout is the customTimeouts create value, "" for the provider's default.
+	CreateTimeout string
 }
 
 // Invoke is one data-source call the program made.
@@ -62,6 +67,7 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	r.Dependencies = rpc.GetDependencies()
 	r.Protect = rpc.GetProtect()
 	r.IgnoreChanges = rpc.GetIgnoreChanges()
+	r.CreateTimeout = rpc.GetCustomTimeouts().GetCreate()
 	// The same URN the mock monitor assigns, so parents and dependencies can be looked up.
 	parentType := tokens.Type("")
 	if parent := resource.URN(r.Parent); parent != "" && parent.QualifiedType() != resource.RootStackType {
@@ -101,6 +107,16 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			"type":  resource.NewStringProperty("String"),
 			"arn":   resource.NewStringProperty("arn:aws:ssm:" + Region + "::parameter" + name),
 		}, nil
+	case "aws:route53/getZone:getZone":
+		// A zone found by name is that zone; one found by id is ZoneName (so tests pick the domain).
+		name := ZoneName
+		if v, ok := args.Args["name"]; ok && v.IsString() {
+			name = v.StringValue()
+		}
+		return resource.PropertyMap{
+			"name":   resource.NewStringProperty(strings.TrimSuffix(name, ".") + "."),
+			"zoneId": resource.NewStringProperty(ZoneID),
+		}, nil
 	}
 	return nil, fmt.Errorf("pulumitest: no mock for invoke %s", args.Token)
 }
@@ -136,6 +152,34 @@ func computed(typ, name string, out resource.PropertyMap) {
 		setDefault("arnSuffix", "targetgroup/"+name+"/73e2d6bc24d8a067")
 	case "aws:ec2/securityGroup:SecurityGroup":
 		setDefault("id", "sg-"+name)
+	case "aws:acm/certificate:Certificate":
+		// One CNAME per name, handed back in reverse order: the provider keeps them as a set.
+		var names []resource.PropertyValue
+		if v, ok := out["domainName"]; ok && v.IsString() {
+			names = append(names, v)
+		}
+		if v, ok := out["subjectAlternativeNames"]; ok && v.IsArray() {
+			names = append(names, v.ArrayValue()...)
+		}
+		var options []resource.PropertyValue
+		for i := len(names) - 1; i >= 0; i-- {
+			host := names[i].StringValue()
+			options = append(options, resource.NewObjectProperty(resource.PropertyMap{
+				"domainName":          str(host),
+				"resourceRecordName":  str("_x1." + host + "."),
+				"resourceRecordType":  str("CNAME"),
+				"resourceRecordValue": str("_x2." + host + ".acm-validations.aws."),
+			}))
+		}
+		out["domainValidationOptions"] = resource.NewArrayProperty(options)
+		setDefault("arn", fmt.Sprintf("arn:aws:acm:%s:%s:certificate/0f1e2d3c-4b5a-6978-8695-%012d", Region, Account, len(name)))
+	case "aws:acm/certificateValidation:CertificateValidation":
+		return
+	case "aws:route53/record:Record":
+		if v, ok := out["name"]; ok && v.IsString() {
+			setDefault("fqdn", strings.TrimSuffix(v.StringValue(), "."))
+		}
+		return
 	case "aws:ecs/cluster:Cluster":
 		// ECS's own ARN format, which policies derive task and service ARNs from.
 		setDefault("arn", fmt.Sprintf("arn:aws:ecs:%s:%s:cluster/%s", Region, Account, name))
