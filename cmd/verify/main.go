@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/acm"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
@@ -64,6 +65,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	v := &verify.Verifier{
 		ECS:      ecs.NewFromConfig(cfg),
 		ELB:      elb.NewFromConfig(cfg),
+		ACM:      acm.NewFromConfig(cfg),
 		HTTP:     &http.Client{Timeout: *httpTimeout},
 		Out:      stdout,
 		Interval: *interval,

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/acm"
+	acmtypes "github.com/aws/aws-sdk-go-v2/service/acm/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
@@ -29,6 +31,9 @@ type Outputs struct {
 	TargetGroupArn    string `json:"targetGroupArn"`
 	URL               string `json:"url"`
 	HealthCheckPath   string `json:"healthCheckPath"`
+	// CertificateArn and DomainNames are set when the stack serves HTTPS (on its own domain).
+	CertificateArn string   `json:"certificateArn"`
+	DomainNames    []string `json:"domainNames"`
 }
 
 // ParseOutputs reads the outputs JSON and says which required ones are missing.
@@ -65,6 +70,11 @@ type ELBAPI interface {
 	DescribeTargetHealth(context.Context, *elb.DescribeTargetHealthInput, ...func(*elb.Options)) (*elb.DescribeTargetHealthOutput, error)
 }
 
+// ACMAPI is the call the certificate check makes.
+type ACMAPI interface {
+	DescribeCertificate(context.Context, *acm.DescribeCertificateInput, ...func(*acm.Options)) (*acm.DescribeCertificateOutput, error)
+}
+
 // Result is one check's verdict. Final failures (a rollback) will not fix themselves by waiting.
 type Result struct {
 	Name   string
@@ -75,8 +85,10 @@ type Result struct {
 
 // Verifier runs the checks until they all pass, one fails for good, or time runs out.
 type Verifier struct {
-	ECS      ECSAPI
-	ELB      ELBAPI
+	ECS ECSAPI
+	ELB ELBAPI
+	// ACM is needed only for stacks with a certificate.
+	ACM      ACMAPI
 	HTTP     *http.Client
 	Out      io.Writer
 	Interval time.Duration
@@ -138,7 +150,11 @@ func (v *Verifier) report(results []Result) {
 
 func (v *Verifier) check(ctx context.Context, o Outputs) []Result {
 	deployment, running := v.checkService(ctx, o)
-	return []Result{deployment, running, v.checkTargets(ctx, o), v.checkHTTP(ctx, o)}
+	results := []Result{deployment, running, v.checkTargets(ctx, o)}
+	if o.CertificateArn != "" {
+		results = append(results, v.checkCertificate(ctx, o))
+	}
+	return append(results, v.checkHTTP(ctx, o))
 }
 
 // checkService judges the primary deployment and the running count.
@@ -217,6 +233,73 @@ func (v *Verifier) checkTargets(ctx context.Context, o Outputs) Result {
 		r.Detail = fmt.Sprintf("%d of %d healthy", healthy, healthy)
 	}
 	return r
+}
+
+// checkCertificate requires the HTTPS listener's certificate to be issued and to cover every name
+// the stack serves; a certificate that failed, expired or was revoked will not fix itself.
+func (v *Verifier) checkCertificate(ctx context.Context, o Outputs) Result {
+	r := Result{Name: "certificate"}
+	if v.ACM == nil {
+		r.Detail = "no ACM client to check " + o.CertificateArn
+		return r
+	}
+	out, err := v.ACM.DescribeCertificate(ctx, &acm.DescribeCertificateInput{CertificateArn: aws.String(o.CertificateArn)})
+	if err != nil {
+		r.Detail = err.Error()
+		return r
+	}
+	cert := out.Certificate
+	if cert == nil {
+		r.Detail = "ACM describes no certificate " + o.CertificateArn
+		return r
+	}
+	var missing []string
+	for _, name := range o.DomainNames {
+		if !covers(cert, name) {
+			missing = append(missing, name)
+		}
+	}
+	switch status := cert.Status; {
+	case status == acmtypes.CertificateStatusFailed || status == acmtypes.CertificateStatusExpired ||
+		status == acmtypes.CertificateStatusRevoked || status == acmtypes.CertificateStatusValidationTimedOut:
+		r.Final = true
+		r.Detail = fmt.Sprintf("certificate %s is %s", aws.ToString(cert.DomainName), status)
+	case status != acmtypes.CertificateStatusIssued:
+		r.Detail = fmt.Sprintf("certificate %s is %s", aws.ToString(cert.DomainName), status)
+	case len(missing) > 0:
+		r.Final = true
+		r.Detail = fmt.Sprintf("certificate %s does not cover %s", aws.ToString(cert.DomainName), strings.Join(missing, ", "))
+	default:
+		r.OK = true
+		r.Detail = fmt.Sprintf("issued for %s", strings.Join(append([]string{aws.ToString(cert.DomainName)}, otherNames(cert)...), ", "))
+	}
+	return r
+}
+
+// covers reports whether the certificate names host, directly or by a one-label wildcard.
+func covers(cert *acmtypes.CertificateDetail, host string) bool {
+	for _, n := range append([]string{aws.ToString(cert.DomainName)}, cert.SubjectAlternativeNames...) {
+		if n == host {
+			return true
+		}
+		if rest, ok := strings.CutPrefix(n, "*."); ok {
+			if i := strings.Index(host, "."); i > 0 && host[i+1:] == rest {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// otherNames are the certificate's names besides its domain name.
+func otherNames(cert *acmtypes.CertificateDetail) []string {
+	var out []string
+	for _, n := range cert.SubjectAlternativeNames {
+		if n != aws.ToString(cert.DomainName) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // checkHTTP asks the load balancer for the health check path, as a user would.

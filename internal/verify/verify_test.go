@@ -3,8 +3,15 @@ package verify_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,6 +20,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/acm"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -28,6 +36,7 @@ import (
 
 // aws is a set of SDK clients pointed at the emulator.
 type clients struct {
+	acm *acm.Client
 	ecs *ecs.Client
 	elb *elb.Client
 	ec2 *ec2.Client
@@ -39,6 +48,7 @@ func newClients(endpoint string) clients {
 		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
 	}
 	return clients{
+		acm: acm.NewFromConfig(cfg, func(o *acm.Options) { o.BaseEndpoint = aws.String(endpoint) }),
 		ecs: ecs.NewFromConfig(cfg, func(o *ecs.Options) { o.BaseEndpoint = aws.String(endpoint) }),
 		elb: elb.NewFromConfig(cfg, func(o *elb.Options) { o.BaseEndpoint = aws.String(endpoint) }),
 		ec2: ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(endpoint) }),
@@ -215,11 +225,82 @@ func TestParseOutputs(t *testing.T) {
 	if err != nil || o.HealthCheckPath != "/" || o.ClusterName != "c" {
 		t.Errorf("outputs %+v, error %v", o, err)
 	}
+	withDomain := strings.TrimSuffix(full, "}") + `,"certificateArn":"arn:aws:acm:c","domainNames":["api.example.com","www.example.com"]}`
+	if o, err := verify.ParseOutputs(strings.NewReader(withDomain)); err != nil || o.CertificateArn != "arn:aws:acm:c" || len(o.DomainNames) != 2 {
+		t.Errorf("outputs with a domain %+v, error %v", o, err)
+	}
 	if _, err := verify.ParseOutputs(strings.NewReader(`{"region":"us-east-1"}`)); err == nil ||
 		!strings.Contains(err.Error(), "clusterName, serviceName, targetGroupArn, taskDefinitionArn, url") {
 		t.Errorf("missing outputs: error %v", err)
 	}
 	if _, err := verify.ParseOutputs(strings.NewReader(`not json`)); err == nil || !strings.Contains(err.Error(), "pulumi stack output --json") {
 		t.Errorf("bad JSON: error %v", err)
+	}
+}
+
+// importCertificate imports a self-signed certificate for names into the emulator, which reports it
+// ISSUED, as ACM does for an issued one.
+func importCertificate(t *testing.T, c clients, names ...string) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: names[0]}, DNSNames: names,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.acm.ImportCertificate(context.Background(), &acm.ImportCertificateInput{
+		Certificate: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		PrivateKey:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.CertificateArn)
+}
+
+// TestCertificateCheckAgainstTheEmulator: with a domain, the deploy is verified only once its
+// certificate is issued and covers every name it serves.
+func TestCertificateCheckAgainstTheEmulator(t *testing.T) {
+	c := newClients(motoserver.Endpoint(t))
+	issued := importCertificate(t, c, "api.example.com", "www.example.com")
+	pending, err := c.acm.RequestCertificate(context.Background(), &acm.RequestCertificateInput{
+		DomainName: aws.String("api.example.org"), ValidationMethod: "DNS",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, cert string
+		names      []string
+		wantErr    bool
+		want       string
+	}{
+		{"issued", issued, []string{"api.example.com", "www.example.com"}, false, "PASS  certificate  issued for api.example.com, www.example.com"},
+		{"name-not-covered", issued, []string{"api.example.com", "shop.example.com"}, true, "FAIL  certificate  certificate api.example.com does not cover shop.example.com"},
+		{"pending", aws.ToString(pending.CertificateArn), []string{"api.example.org"}, true, "FAIL  certificate  certificate api.example.org is PENDING_VALIDATION"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			outputs := setUp(t, c, "cert-"+tc.name, deploy{desired: motoserver.RunningTasks, targets: "healthy", appUp: true})
+			outputs.CertificateArn, outputs.DomainNames = tc.cert, tc.names
+			var out bytes.Buffer
+			v := &verify.Verifier{ECS: c.ecs, ELB: c.elb, ACM: c.acm, HTTP: &http.Client{Timeout: time.Second}, Out: &out, Interval: 300 * time.Millisecond}
+			err := v.Run(context.Background(), outputs, 700*time.Millisecond)
+			if tc.wantErr != (err != nil) {
+				t.Errorf("error %v, want failure=%v\n%s", err, tc.wantErr, out.String())
+			}
+			if !strings.Contains(out.String(), tc.want) {
+				t.Errorf("output lacks %q:\n%s", tc.want, out.String())
+			}
+		})
 	}
 }
