@@ -640,3 +640,57 @@ func TestEveryStackServesItsDomainOverHTTPS(t *testing.T) {
 		}
 	})
 }
+
+// TestEveryJobRunsThroughItsStateMachine follows each job of every stack file from its schedule to
+// its task: the schedule starts exactly its state machine, whose run state runs exactly the job's
+// task definition, and whose role may run only that family and list only its own executions.
+func TestEveryJobRunsThroughItsStateMachine(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, stack string, v variant, m *pulumitest.Mocks) {
+		g := newGraph(m)
+		schedules := m.OfType("aws:scheduler/schedule:Schedule")
+		if len(schedules) == 0 {
+			t.Fatal("no job in the stack file: the check would prove nothing")
+		}
+		for _, s := range schedules {
+			machine := g.byValue[s.Str("target.arn")]
+			if machine == nil || machine.Type != "aws:sfn/stateMachine:StateMachine" {
+				t.Errorf("schedule %s starts %q, not a state machine of the stack", s.Name, s.Str("target.arn"))
+				continue
+			}
+			var def struct {
+				States map[string]struct {
+					Parameters struct{ TaskDefinition string }
+				}
+			}
+			if err := machine.JSON("definition", &def); err != nil {
+				t.Fatal(err)
+			}
+			td := g.byValue[def.States[infra.JobRunState].Parameters.TaskDefinition]
+			if td == nil || td.Name != s.Name+"-task" {
+				t.Errorf("%s runs %v, not its own task definition", s.Name, td)
+				continue
+			}
+			grants := map[string][]string{}
+			for _, role := range g.rolesOf(machine) {
+				for _, p := range g.policies[role.URN] {
+					var doc infra.PolicyDocument
+					if err := p.JSON("policy", &doc); err != nil {
+						t.Fatal(err)
+					}
+					for _, st := range doc.Statement {
+						for _, a := range st.Action {
+							grants[a] = append(grants[a], st.Resource...)
+						}
+					}
+				}
+			}
+			family := td.Str("family")
+			if run := strings.Join(grants["ecs:RunTask"], ","); !strings.HasSuffix(run, ":task-definition/"+family+":*") || strings.Contains(run, ",") {
+				t.Errorf("%s: the run role may run %q, want only the %s family", s.Name, run, family)
+			}
+			if list := strings.Join(grants["states:ListExecutions"], ","); list != machine.Out("arn") {
+				t.Errorf("%s: the guard may list %q, want only its own runs", s.Name, list)
+			}
+		}
+	})
+}
