@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/acme/ecs-api/internal/pulumitest"
 	"github.com/acme/ecs-api/policy"
+	"github.com/acme/ecs-api/policy/controlid"
 )
 
 // set writes v at a dotted path of a property map ("a.0.b"); a null v deletes the last key.
@@ -415,5 +417,18 @@ parsed:
 	}
 	if m.Exports["url"] != "https://api.example.com" {
 		t.Errorf("url %v, want https on the domain", m.Exports["url"])
+	}
+}
+
+// TestControlIDsNameTheCatalog keeps controlid, which config checks waivers against without the
+// Pulumi SDK, equal to the suite's catalog.
+func TestControlIDsNameTheCatalog(t *testing.T) {
+	var ids []string
+	for _, c := range policy.Controls() {
+		ids = append(ids, c.ID)
+	}
+	sort.Strings(ids)
+	if strings.Join(ids, ",") != strings.Join(controlid.All, ",") {
+		t.Errorf("policy/controlid.All is %v\nthe catalog has %v", controlid.All, ids)
 	}
 }

@@ -10,10 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	pulumiconfig "github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
-
-	"github.com/acme/ecs-api/policy"
+	"github.com/acme/ecs-api/policy/controlid"
 )
 
 // Config is the whole stack configuration, loaded once and validated before any resource exists.
@@ -146,9 +143,24 @@ var Keys = []string{
 	"containerUser", "policyWaivers", "domain",
 }
 
+// Source is where Pulumi hands a program its stack configuration; *pulumi.Context is one. Taking
+// it as an interface keeps this package free of the Pulumi SDK, so the fuzzer and tools that only
+// need the settings compile in seconds.
+type Source interface {
+	Project() string
+	Stack() string
+	// GetConfig returns the value of a "<namespace>:<key>" key, as pulumi/config's Get reads it.
+	GetConfig(key string) (string, bool)
+}
+
 // LoadConfig reads the stack's configuration and validates it, returning every problem at once.
-func LoadConfig(ctx *pulumi.Context) (*Config, error) {
-	return ParseConfig(ctx.Project(), ctx.Stack(), pulumiconfig.New(ctx, "aws").Get("region"), pulumiconfig.New(ctx, "").Get)
+func LoadConfig(src Source) (*Config, error) {
+	region, _ := src.GetConfig("aws:region")
+	get := func(key string) string {
+		v, _ := src.GetConfig(src.Project() + ":" + key)
+		return v
+	}
+	return ParseConfig(src.Project(), src.Stack(), region, get)
 }
 
 // ParseConfig builds and validates the configuration from a lookup of the project's keys; it is
@@ -453,7 +465,7 @@ func (c *Config) Validate() error {
 		fail("containerUser", "must not be root; leave it empty to keep the image's user (got %q)", u)
 	}
 	for _, id := range sortedKeys(c.PolicyWaivers) {
-		if !policy.Known(id) {
+		if !controlid.Known(id) {
 			fail("policyWaivers", "%q is not a control of the policy suite (see README)", id)
 		}
 		if len(strings.TrimSpace(c.PolicyWaivers[id])) < 10 {

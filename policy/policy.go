@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/acme/ecs-api/policy/controlid"
 )
 
 // Severity ranks a control as Security Hub does.
@@ -65,22 +67,12 @@ func Controls() []Control {
 	return out
 }
 
-// Known reports whether id names a control, for validating waivers.
-func Known(id string) bool {
-	for _, c := range catalog {
-		if c.ID == id {
-			return true
-		}
-	}
-	return false
-}
-
 // Evaluate runs every control that applies to the stack. waivers maps control ids to reasons; an
 // unknown id is an error, so a typo cannot silently waive nothing.
 func Evaluate(s *Stack, waivers map[string]string) (Result, error) {
 	var unknown []string
 	for id := range waivers {
-		if !Known(id) {
+		if !controlid.Known(id) {
 			unknown = append(unknown, id)
 		}
 	}
