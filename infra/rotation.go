@@ -60,6 +60,9 @@ func NewRedeployOnRotation(ctx *pulumi.Context, name string, args *RedeployOnRot
 	if args.Partition == "" {
 		return nil, fmt.Errorf("redeploy on rotation %s: the partition is required: the state machine names ARNs", name)
 	}
+	if args.LogRetentionDays < 1 {
+		return nil, fmt.Errorf("redeploy on rotation %s: the log retention is required: CloudWatch would keep the run logs forever", name)
+	}
 	r := &RedeployOnRotation{}
 	if err := ctx.RegisterComponentResource(componentType(ctx, "RedeployOnRotation"), name, r, opts...); err != nil {
 		return nil, err
