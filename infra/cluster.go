@@ -98,10 +98,7 @@ func NewEcsCluster(ctx *pulumi.Context, name string, args *EcsClusterArgs, opts 
 		return nil, err
 	}
 
-	role, err := iam.NewRole(ctx, name+"-instance-role", &iam.RoleArgs{
-		Description:      pulumi.String("ECS container instances: register with the cluster, pull images, Session Manager"),
-		AssumeRolePolicy: pulumi.String(assumeRolePolicy("ec2.amazonaws.com")),
-	}, parent)
+	role, err := newServiceRole(ctx, name+"-instance-role", "ec2.amazonaws.com", pulumi.String("ECS container instances: register with the cluster, pull images, Session Manager"), parent)
 	if err != nil {
 		return nil, fmt.Errorf("ecs cluster %s: instance role: %w", name, err)
 	}
@@ -275,9 +272,7 @@ func NewEcsCluster(ctx *pulumi.Context, name string, args *EcsClusterArgs, opts 
 	// Services read the cluster and capacity provider names from the association, so they are
 	// created after it and destroyed before it, without an explicit DependsOn.
 	c.ClusterName = attachment.ClusterName
-	c.ClusterArn = pulumi.All(attachment.ClusterName, cluster.Arn).ApplyT(func(v []any) string {
-		return v[1].(string)
-	}).(pulumi.StringOutput)
+	c.ClusterArn = afterAssociation(attachment, cluster.Arn)
 	// Each capacity provider's name comes from its own resource, never by position from the
 	// association: the provider keeps capacityProviders as a set and may return it in another order
 	// (pulumi/pulumi-terraform-bridge#2478), which would put the on-demand base on Spot. The names
@@ -298,10 +293,11 @@ func NewEcsCluster(ctx *pulumi.Context, name string, args *EcsClusterArgs, opts 
 	})
 }
 
-// afterAssociation is a capacity provider's own name, resolved only once the cluster association
-// exists: ECS refuses a service or task whose capacity provider the cluster does not have yet.
-func afterAssociation(association *ecs.ClusterCapacityProviders, name pulumi.StringOutput) pulumi.StringOutput {
-	return pulumi.All(association.ClusterName, name).ApplyT(func(v []any) string {
+// afterAssociation is value (the cluster's ARN, a capacity provider's own name), resolved only once
+// the cluster association exists: ECS refuses a service or task whose capacity provider the cluster
+// does not have yet.
+func afterAssociation(association *ecs.ClusterCapacityProviders, value pulumi.StringOutput) pulumi.StringOutput {
+	return pulumi.All(association.ClusterName, value).ApplyT(func(v []any) string {
 		return v[1].(string)
 	}).(pulumi.StringOutput)
 }

@@ -3,6 +3,9 @@ package infra
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
 // PolicyDocument is an IAM policy, built from Go values so it is always valid JSON.
@@ -40,6 +43,15 @@ func assumeRolePolicy(service string) string {
 		Principal: map[string]string{"Service": service},
 		Action:    []string{"sts:AssumeRole"},
 	}}}.JSON()
+}
+
+// newServiceRole is a role exactly one AWS service may assume. Its permissions are separate policy
+// resources, which whatever acts with the role must wait for.
+func newServiceRole(ctx *pulumi.Context, name, service string, description pulumi.StringInput, parent pulumi.ResourceOption) (*iam.Role, error) {
+	return iam.NewRole(ctx, name, &iam.RoleArgs{
+		Description:      description,
+		AssumeRolePolicy: pulumi.String(assumeRolePolicy(service)),
+	}, parent)
 }
 
 // managedPolicyArn is the ARN of an AWS-managed policy in the stack's partition.

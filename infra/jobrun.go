@@ -56,45 +56,6 @@ func JobStateTimeout(job config.JobConfig) int {
 	return job.Timeout + jobKillGraceSeconds + JobStartAllowanceSeconds
 }
 
-// aslRetrier, aslCatcher, aslChoice and aslState are the parts of an Amazon States Language
-// definition this program writes, for the job runs and the rotation redeploy.
-type aslRetrier struct {
-	ErrorEquals     []string `json:"ErrorEquals"`
-	IntervalSeconds int      `json:"IntervalSeconds"`
-	MaxAttempts     int      `json:"MaxAttempts"`
-	BackoffRate     float64  `json:"BackoffRate"`
-}
-
-type aslCatcher struct {
-	ErrorEquals []string `json:"ErrorEquals"`
-	ResultPath  string   `json:"ResultPath"`
-	Next        string   `json:"Next"`
-}
-
-type aslChoice struct {
-	Variable           string `json:"Variable"`
-	NumericGreaterThan int    `json:"NumericGreaterThan"`
-	Next               string `json:"Next"`
-}
-
-type aslState struct {
-	Type           string         `json:"Type"`
-	Comment        string         `json:"Comment,omitempty"`
-	Resource       string         `json:"Resource,omitempty"`
-	Parameters     map[string]any `json:"Parameters,omitempty"`
-	ResultSelector map[string]any `json:"ResultSelector,omitempty"`
-	ResultPath     string         `json:"ResultPath,omitempty"`
-	TimeoutSeconds int            `json:"TimeoutSeconds,omitempty"`
-	Retry          []aslRetrier   `json:"Retry,omitempty"`
-	Catch          []aslCatcher   `json:"Catch,omitempty"`
-	Choices        []aslChoice    `json:"Choices,omitempty"`
-	Default        string         `json:"Default,omitempty"`
-	Error          string         `json:"Error,omitempty"`
-	Cause          string         `json:"Cause,omitempty"`
-	Next           string         `json:"Next,omitempty"`
-	End            bool           `json:"End,omitempty"`
-}
-
 // JobRunDefinition is the Amazon States Language definition of one job's run.
 func JobRunDefinition(partition string, job config.JobConfig, clusterArn, taskDefinitionArn, capacityProvider string) (string, error) {
 	run := aslState{
@@ -195,20 +156,6 @@ func jobRunPolicy(partition, region, clusterArn, family, taskRoleArn, executionR
 			Sid: "GuardAgainstOverlap", Effect: "Allow", Action: []string{"states:ListExecutions"}, Resource: []string{stateMachineArn},
 		},
 	}}.JSON()
-}
-
-// logDeliveryPolicy lets Step Functions deliver a state machine's logs. CloudWatch Logs' delivery
-// actions take no resource ARN ("Logging using CloudWatch Logs" in the Step Functions guide), and
-// CreateStateMachine checks them, so this policy exists before the state machine.
-func logDeliveryPolicy() string {
-	return PolicyDocument{Statement: []PolicyStatement{{
-		Sid: "DeliverRunLogs", Effect: "Allow",
-		Action: []string{
-			"logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:DescribeLogGroups", "logs:DescribeResourcePolicies",
-			"logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:UpdateLogDelivery",
-		},
-		Resource: []string{"*"},
-	}}}.JSON()
 }
 
 // arnAccount is the account field of an ARN.

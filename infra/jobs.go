@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"unicode/utf8"
 
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecs"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/scheduler"
@@ -23,7 +22,6 @@ const (
 	jobEventMaxAge     = 3600
 	jobStartRetries    = 3
 	jobQueueRetentionS = 14 * 24 * 3600
-	vendedLogsPrefix   = "/aws/vendedlogs/states/"
 )
 
 // ScheduledJobs runs each configured job once per schedule, as exactly one ECS task, the way CDK's
@@ -119,43 +117,16 @@ func (j *ScheduledJobs) job(ctx *pulumi.Context, name string, job config.JobConf
 	}
 
 	// The state machine: its role may deliver logs before it exists, and run the job once it does.
-	runRole, err := iam.NewRole(ctx, prefix+"-run-role", &iam.RoleArgs{
-		Description:      pulumi.Sprintf("Step Functions: run the %s job's task", job.Name),
-		AssumeRolePolicy: pulumi.String(assumeRolePolicy("states.amazonaws.com")),
-	}, parent)
+	runRole, err := newServiceRole(ctx, prefix+"-run-role", "states.amazonaws.com", pulumi.Sprintf("Step Functions: run the %s job's task", job.Name), parent)
 	if err != nil {
 		return fail("run role", err)
-	}
-	logsPolicy, err := iam.NewRolePolicy(ctx, prefix+"-run-logs", &iam.RolePolicyArgs{
-		Role:   runRole.Name,
-		Policy: pulumi.String(logDeliveryPolicy()),
-	}, parent)
-	if err != nil {
-		return fail("run logs policy", err)
-	}
-	logGroup, err := cloudwatch.NewLogGroup(ctx, prefix+"-run-logs", &cloudwatch.LogGroupArgs{
-		// Step Functions recommends this prefix: it keeps CloudWatch Logs' resource policy small.
-		Name:            pulumi.String(vendedLogsPrefix + family),
-		RetentionInDays: pulumi.Int(rt.Service.LogRetentionDays),
-	}, parent)
-	if err != nil {
-		return fail("run log group", err)
 	}
 	definition := pulumi.All(rt.ClusterArn, td.Arn, rt.CapacityProviderName).ApplyT(func(v []any) (string, error) {
 		return JobRunDefinition(args.Partition, job, v[0].(string), v[1].(string), v[2].(string))
 	}).(pulumi.StringOutput)
-	machine, err := sfn.NewStateMachine(ctx, prefix, &sfn.StateMachineArgs{
-		Type:       pulumi.String("STANDARD"),
-		RoleArn:    runRole.Arn,
-		Definition: definition,
-		LoggingConfiguration: &sfn.StateMachineLoggingConfigurationArgs{
-			Level:                pulumi.String("ALL"),
-			IncludeExecutionData: pulumi.Bool(true),
-			LogDestination:       pulumi.Sprintf("%s:*", logGroup.Arn),
-		},
-	}, parent, pulumi.DependsOn([]pulumi.Resource{logsPolicy}))
+	machine, err := newLoggedStateMachine(ctx, prefix, prefix+"-run-logs", family, rt.Service.LogRetentionDays, runRole, definition, parent)
 	if err != nil {
-		return fail("state machine", err)
+		return fail("run", err)
 	}
 	runPolicy, err := iam.NewRolePolicy(ctx, prefix+"-run-policy", &iam.RolePolicyArgs{
 		Role: runRole.Name,
@@ -167,10 +138,7 @@ func (j *ScheduledJobs) job(ctx *pulumi.Context, name string, job config.JobConf
 		return fail("run policy", err)
 	}
 
-	role, err := iam.NewRole(ctx, prefix+"-scheduler-role", &iam.RoleArgs{
-		Description:      pulumi.Sprintf("EventBridge Scheduler: start the %s job's run", job.Name),
-		AssumeRolePolicy: pulumi.String(assumeRolePolicy("scheduler.amazonaws.com")),
-	}, parent)
+	role, err := newServiceRole(ctx, prefix+"-scheduler-role", "scheduler.amazonaws.com", pulumi.Sprintf("EventBridge Scheduler: start the %s job's run", job.Name), parent)
 	if err != nil {
 		return fail("scheduler role", err)
 	}

@@ -89,10 +89,7 @@ func flowLogs(ctx *pulumi.Context, name string, vpcID pulumi.StringOutput, reten
 	if err != nil {
 		return fmt.Errorf("flow log group: %w", err)
 	}
-	role, err := iam.NewRole(ctx, name+"-flow-logs-role", &iam.RoleArgs{
-		Description:      pulumi.String("VPC flow logs: write to the flow log group"),
-		AssumeRolePolicy: pulumi.String(assumeRolePolicy("vpc-flow-logs.amazonaws.com")),
-	}, parent)
+	role, err := newServiceRole(ctx, name+"-flow-logs-role", "vpc-flow-logs.amazonaws.com", pulumi.String("VPC flow logs: write to the flow log group"), parent)
 	if err != nil {
 		return fmt.Errorf("flow log role: %w", err)
 	}

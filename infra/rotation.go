@@ -7,7 +7,6 @@ import (
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sfn"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -74,26 +73,9 @@ func NewRedeployOnRotation(ctx *pulumi.Context, name string, args *RedeployOnRot
 	}
 	target := pulumi.All(args.ClusterArn, services.ToStringArrayOutput())
 
-	machineRole, err := iam.NewRole(ctx, name+"-sfn-role", &iam.RoleArgs{
-		Description:      pulumi.String("Step Functions: force a new deployment of the services that read a rotated secret"),
-		AssumeRolePolicy: pulumi.String(assumeRolePolicy("states.amazonaws.com")),
-	}, parent)
+	machineRole, err := newServiceRole(ctx, name+"-sfn-role", "states.amazonaws.com", pulumi.String("Step Functions: force a new deployment of the services that read a rotated secret"), parent)
 	if err != nil {
 		return nil, fmt.Errorf("redeploy on rotation %s: state machine role: %w", name, err)
-	}
-	logsPolicy, err := iam.NewRolePolicy(ctx, name+"-sfn-logs", &iam.RolePolicyArgs{
-		Role:   machineRole.Name,
-		Policy: pulumi.String(logDeliveryPolicy()),
-	}, parent)
-	if err != nil {
-		return nil, fmt.Errorf("redeploy on rotation %s: state machine logs policy: %w", name, err)
-	}
-	logGroup, err := cloudwatch.NewLogGroup(ctx, name+"-logs", &cloudwatch.LogGroupArgs{
-		Name:            pulumi.String(vendedLogsPrefix + taskFamily(ctx.Project(), ctx.Stack(), name)),
-		RetentionInDays: pulumi.Int(args.LogRetentionDays),
-	}, parent)
-	if err != nil {
-		return nil, fmt.Errorf("redeploy on rotation %s: log group: %w", name, err)
 	}
 	machinePolicy, err := iam.NewRolePolicy(ctx, name+"-sfn-policy", &iam.RolePolicyArgs{
 		Role: machineRole.Name,
@@ -104,37 +86,24 @@ func NewRedeployOnRotation(ctx *pulumi.Context, name string, args *RedeployOnRot
 	if err != nil {
 		return nil, fmt.Errorf("redeploy on rotation %s: state machine policy: %w", name, err)
 	}
-	machine, err := sfn.NewStateMachine(ctx, name, &sfn.StateMachineArgs{
-		Type:    pulumi.String("STANDARD"),
-		RoleArn: machineRole.Arn,
-		Definition: target.ApplyT(func(v []any) (string, error) {
-			return RedeployDefinition(args.Partition, v[0].(string), v[1].([]string))
-		}).(pulumi.StringOutput),
-		LoggingConfiguration: &sfn.StateMachineLoggingConfigurationArgs{
-			Level:                pulumi.String("ALL"),
-			IncludeExecutionData: pulumi.Bool(true),
-			LogDestination:       pulumi.Sprintf("%s:*", logGroup.Arn),
-		},
-		// CreateStateMachine checks the log delivery permissions; its first run may come days
-		// later, but never before it may update the services.
-	}, parent, pulumi.DependsOn([]pulumi.Resource{logsPolicy, machinePolicy}))
+	definition := target.ApplyT(func(v []any) (string, error) {
+		return RedeployDefinition(args.Partition, v[0].(string), v[1].([]string))
+	}).(pulumi.StringOutput)
+	// Its first run may come days later, but never before it may update the services.
+	machine, err := newLoggedStateMachine(ctx, name, name+"-sfn-logs", taskFamily(ctx.Project(), ctx.Stack(), name),
+		args.LogRetentionDays, machineRole, definition, parent, machinePolicy)
 	if err != nil {
-		return nil, fmt.Errorf("redeploy on rotation %s: state machine: %w", name, err)
+		return nil, fmt.Errorf("redeploy on rotation %s: %w", name, err)
 	}
 
 	rule, err := cloudwatch.NewEventRule(ctx, name+"-rule", &cloudwatch.EventRuleArgs{
-		Description: pulumi.String("A rotation of the database secret redeploys the services that read it"),
-		EventPattern: args.SecretArn.ToStringOutput().ApplyT(func(arn string) string {
-			return RotationEventPattern(arn)
-		}).(pulumi.StringOutput),
+		Description:  pulumi.String("A rotation of the database secret redeploys the services that read it"),
+		EventPattern: args.SecretArn.ToStringOutput().ApplyT(RotationEventPattern).(pulumi.StringOutput),
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("redeploy on rotation %s: rule: %w", name, err)
 	}
-	eventsRole, err := iam.NewRole(ctx, name+"-events-role", &iam.RoleArgs{
-		Description:      pulumi.String("EventBridge: start the redeploy state machine"),
-		AssumeRolePolicy: pulumi.String(assumeRolePolicy("events.amazonaws.com")),
-	}, parent)
+	eventsRole, err := newServiceRole(ctx, name+"-events-role", "events.amazonaws.com", pulumi.String("EventBridge: start the redeploy state machine"), parent)
 	if err != nil {
 		return nil, fmt.Errorf("redeploy on rotation %s: rule role: %w", name, err)
 	}

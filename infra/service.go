@@ -81,10 +81,7 @@ func NewAppService(ctx *pulumi.Context, name string, args *AppServiceArgs, opts 
 		return nil, fmt.Errorf("app service %s: log group: %w", name, err)
 	}
 
-	executionRole, err := iam.NewRole(ctx, name+"-execution-role", &iam.RoleArgs{
-		Description:      pulumi.String("ECS agent: pull the image, write logs, read the app's secrets"),
-		AssumeRolePolicy: pulumi.String(assumeRolePolicy("ecs-tasks.amazonaws.com")),
-	}, parent)
+	executionRole, err := newServiceRole(ctx, name+"-execution-role", "ecs-tasks.amazonaws.com", pulumi.String("ECS agent: pull the image, write logs, read the app's secrets"), parent)
 	if err != nil {
 		return nil, fmt.Errorf("app service %s: execution role: %w", name, err)
 	}
@@ -114,10 +111,7 @@ func NewAppService(ctx *pulumi.Context, name string, args *AppServiceArgs, opts 
 		policies = append(policies, secretsPolicy)
 	}
 
-	taskRole, err := iam.NewRole(ctx, name+"-task-role", &iam.RoleArgs{
-		Description:      pulumi.String("The app's own AWS permissions"),
-		AssumeRolePolicy: pulumi.String(assumeRolePolicy("ecs-tasks.amazonaws.com")),
-	}, parent)
+	taskRole, err := newServiceRole(ctx, name+"-task-role", "ecs-tasks.amazonaws.com", pulumi.String("The app's own AWS permissions"), parent)
 	if err != nil {
 		return nil, fmt.Errorf("app service %s: task role: %w", name, err)
 	}
