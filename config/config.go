@@ -1,12 +1,14 @@
 package config
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -464,7 +466,7 @@ func (c *Config) Validate() error {
 	} else if u == "root" || u == "0" || strings.HasPrefix(u, "0:") || strings.HasPrefix(u, "root:") {
 		fail("containerUser", "must not be root; leave it empty to keep the image's user (got %q)", u)
 	}
-	for _, id := range sortedKeys(c.PolicyWaivers) {
+	for _, id := range slices.Sorted(maps.Keys(c.PolicyWaivers)) {
 		if !controlid.Known(id) {
 			fail("policyWaivers", "%q is not a control of the policy suite (see README)", id)
 		}
@@ -480,7 +482,7 @@ func (c *Config) Validate() error {
 }
 
 func validateTags(tags map[string]string, fail func(string, string, ...any)) {
-	for _, k := range sortedKeys(tags) {
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
 		if k == "" || len(k) > 128 || strings.HasPrefix(strings.ToLower(k), "aws:") {
 			fail("tags", "tag key %q must be 1-128 characters and not start with aws:", k)
 		}
@@ -539,7 +541,7 @@ func validateImage(image string, production bool, stack string, fail func(string
 }
 
 func validateEnv(env, secrets map[string]string, fail func(string, string, ...any)) {
-	for _, name := range sortedKeys(env) {
+	for _, name := range slices.Sorted(maps.Keys(env)) {
 		if !envName.MatchString(name) {
 			fail("env", "%q is not a valid environment variable name (letters, digits, underscores; not starting with a digit)", name)
 		}
@@ -553,7 +555,7 @@ func validateEnv(env, secrets map[string]string, fail func(string, string, ...an
 }
 
 func validateSecrets(secrets map[string]string, fail func(string, string, ...any)) {
-	for _, name := range sortedKeys(secrets) {
+	for _, name := range slices.Sorted(maps.Keys(secrets)) {
 		if !envName.MatchString(name) {
 			fail("secrets", "%q is not a valid environment variable name", name)
 		}
@@ -618,7 +620,7 @@ func RolloutRoom(peak int) int { return max(1, (peak+9)/10) }
 // share the instances: a task twice the API's size takes two.
 func OtherTaskSlots(c *Config) int {
 	slots := func(cpu, memory int) int {
-		cpu, memory = orDefault(cpu, c.Service.CPU), orDefault(memory, c.Service.Memory)
+		cpu, memory = cmp.Or(cpu, c.Service.CPU), cmp.Or(memory, c.Service.Memory)
 		return max((cpu+c.Service.CPU-1)/c.Service.CPU, (memory+c.Service.Memory-1)/c.Service.Memory)
 	}
 	n := 0
@@ -646,13 +648,4 @@ func containsInt(values []int, v int) bool {
 		}
 	}
 	return false
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"time"
 )
 
@@ -119,7 +121,7 @@ func validateTaskSize(c *Config, at string, cpu, memory int, fail func(string, s
 
 // validateExtraEnv applies the env rules to a job's or the worker's own variables.
 func validateExtraEnv(c *Config, at string, env map[string]string, fail func(string, string, ...any)) {
-	for _, name := range sortedKeys(env) {
+	for _, name := range slices.Sorted(maps.Keys(env)) {
 		switch {
 		case !envName.MatchString(name):
 			fail(at, "%q is not a valid environment variable name", name)
@@ -132,12 +134,4 @@ func validateExtraEnv(c *Config, at string, env map[string]string, fail func(str
 			fail(at, "%q is also in secrets", name)
 		}
 	}
-}
-
-// orDefault returns v, or def when v is zero.
-func orDefault(v, def int) int {
-	if v == 0 {
-		return def
-	}
-	return v
 }
