@@ -190,6 +190,26 @@ func (g *graph) rolesOf(r *pulumitest.Resource) []*pulumitest.Resource {
 	return roles
 }
 
+// grants maps each action the roles behind r allow to the resources it is allowed on.
+func (g *graph) grants(t *testing.T, r *pulumitest.Resource) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, role := range g.rolesOf(r) {
+		for _, p := range g.policies[role.URN] {
+			var doc infra.PolicyDocument
+			if err := p.JSON("policy", &doc); err != nil {
+				t.Fatal(err)
+			}
+			for _, st := range doc.Statement {
+				for _, a := range st.Action {
+					out[a] = append(out[a], st.Resource...)
+				}
+			}
+		}
+	}
+	return out
+}
+
 // waitsFor is every resource r is created after: its dependencies, and theirs.
 func (g *graph) waitsFor(r *pulumitest.Resource) map[string]bool {
 	out := map[string]bool{}
@@ -543,22 +563,12 @@ func TestDatabaseRotationRedeploysEveryServiceThatReadsIt(t *testing.T) {
 
 		g := newGraph(m)
 		allowed := map[string][]string{}
-		for _, role := range g.rolesOf(machine) {
-			for _, p := range g.policies[role.URN] {
-				var doc infra.PolicyDocument
-				if err := json.Unmarshal([]byte(p.Str("policy")), &doc); err != nil {
-					t.Fatal(err)
-				}
-				for _, st := range doc.Statement {
-					for _, a := range st.Action {
-						// Log delivery actions take no resource ARN; they only deliver the run logs.
-						if strings.HasPrefix(a, "logs:") && strings.Join(st.Resource, ",") == "*" {
-							continue
-						}
-						allowed[a] = append(allowed[a], st.Resource...)
-					}
-				}
+		for action, resources := range g.grants(t, machine) {
+			// Log delivery actions take no resource ARN; they only deliver the run logs.
+			if strings.HasPrefix(action, "logs:") && strings.Join(resources, ",") == "*" {
+				continue
 			}
+			allowed[action] = resources
 		}
 		clusterArn := one(t, m, "aws:ecs/cluster:Cluster").Out("arn")
 		var want []string
@@ -670,20 +680,7 @@ func TestEveryJobRunsThroughItsStateMachine(t *testing.T) {
 				t.Errorf("%s runs %v, not its own task definition", s.Name, td)
 				continue
 			}
-			grants := map[string][]string{}
-			for _, role := range g.rolesOf(machine) {
-				for _, p := range g.policies[role.URN] {
-					var doc infra.PolicyDocument
-					if err := p.JSON("policy", &doc); err != nil {
-						t.Fatal(err)
-					}
-					for _, st := range doc.Statement {
-						for _, a := range st.Action {
-							grants[a] = append(grants[a], st.Resource...)
-						}
-					}
-				}
-			}
+			grants := g.grants(t, machine)
 			family := td.Str("family")
 			if run := strings.Join(grants["ecs:RunTask"], ","); !strings.HasSuffix(run, ":task-definition/"+family+":*") || strings.Contains(run, ",") {
 				t.Errorf("%s: the run role may run %q, want only the %s family", s.Name, run, family)
