@@ -34,18 +34,7 @@ func runStack(t *testing.T, stack string) *pulumitest.Mocks {
 }
 
 // stackFiles names the stacks of every Pulumi.<stack>.yaml in the repository.
-func stackFiles(t *testing.T) []string {
-	t.Helper()
-	files, err := filepath.Glob("Pulumi.*.yaml")
-	if err != nil || len(files) < 2 {
-		t.Fatalf("stack files %v: %v", files, err)
-	}
-	var stacks []string
-	for _, f := range files {
-		stacks = append(stacks, strings.TrimSuffix(strings.TrimPrefix(f, "Pulumi."), ".yaml"))
-	}
-	return stacks
-}
+func stackFiles(t *testing.T) []string { return pulumitest.StackFiles(t, ".") }
 
 func one(t *testing.T, m *pulumitest.Mocks, typ string) *pulumitest.Resource {
 	t.Helper()

@@ -316,17 +316,7 @@ func TestProdPassesEveryControlOnceConfigured(t *testing.T) {
 			}
 			cfg["ecs-api:webAclArn"] = "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/api/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"
 			cfg["ecs-api:"+https[0]] = https[1]
-			m, err := pulumitest.Run(project, "prod", cfg, program)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := policy.Evaluate(policyStack("prod", m), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, v := range res.Violations {
-				t.Errorf("%s", v)
-			}
+			m, _ := evaluate(t, project, "prod", cfg, nil)
 			if name == "domain" && (m.Exports["url"] != "https://api.example.com" || len(m.OfType("aws:acm/certificate:Certificate")) != 1) {
 				t.Errorf("prod with a domain serves %v", m.Exports["url"])
 			}
@@ -401,17 +391,7 @@ parsed:
 	delete(waivers, "ELB.1")
 	w, _ := json.Marshal(waivers)
 	cfg["ecs-api:policyWaivers"] = string(w)
-	m, err := pulumitest.Run(project, "prod", cfg, program)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := policy.Evaluate(policyStack("prod", m), waivers)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range res.Violations {
-		t.Errorf("%s", v)
-	}
+	m, res := evaluate(t, project, "prod", cfg, waivers)
 	if len(res.Unused) != 0 {
 		t.Errorf("waivers left with nothing to waive: %v", res.Unused)
 	}
@@ -431,4 +411,22 @@ func TestControlIDsNameTheCatalog(t *testing.T) {
 	if strings.Join(ids, ",") != strings.Join(controlid.All, ",") {
 		t.Errorf("policy/controlid.All is %v\nthe catalog has %v", controlid.All, ids)
 	}
+}
+
+// evaluate runs the program with cfg and the policy suite over its graph, failing the test with
+// every violation no waiver covers.
+func evaluate(t *testing.T, project, stack string, cfg, waivers map[string]string) (*pulumitest.Mocks, policy.Result) {
+	t.Helper()
+	m, err := pulumitest.Run(project, stack, cfg, program)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := policy.Evaluate(policyStack(stack, m), waivers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range res.Violations {
+		t.Errorf("%s", v)
+	}
+	return m, res
 }

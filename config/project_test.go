@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,18 +17,7 @@ import (
 )
 
 // stackFiles names the stacks of every Pulumi.<stack>.yaml in the project.
-func stackFiles(t *testing.T) []string {
-	t.Helper()
-	files, err := filepath.Glob("../Pulumi.*.yaml")
-	if err != nil || len(files) < 2 {
-		t.Fatalf("stack files %v: %v", files, err)
-	}
-	var stacks []string
-	for _, f := range files {
-		stacks = append(stacks, strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "Pulumi."), ".yaml"))
-	}
-	return stacks
-}
+func stackFiles(t *testing.T) []string { return pulumitest.StackFiles(t, "..") }
 
 // TestConfigBuildsWithoutTheSDKs keeps this package small: tools and the fuzzer that only need the
 // settings must not compile pulumi-aws or pulumi-awsx, nor the Pulumi SDK and its gRPC stack, which

@@ -137,6 +137,21 @@ func MustConfigWith(t testing.TB, projectDir, project, image string, overrides m
 	return cfg
 }
 
+// StackFiles names the stacks of every Pulumi.<stack>.yaml in projectDir; a project with fewer than
+// two fails the test, since the tests are meant to cover dev and prod at least.
+func StackFiles(t testing.TB, projectDir string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(projectDir, "Pulumi.*.yaml"))
+	if err != nil || len(files) < 2 {
+		t.Fatalf("stack files %v: %v", files, err)
+	}
+	var stacks []string
+	for _, f := range files {
+		stacks = append(stacks, strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "Pulumi."), ".yaml"))
+	}
+	return stacks
+}
+
 // ProjectDefaults returns the defaults Pulumi.yaml declares, keyed "<namespace>:<key>".
 func ProjectDefaults(projectDir string) (map[string]string, error) {
 	proj, err := workspace.LoadProject(filepath.Join(projectDir, "Pulumi.yaml"))
