@@ -67,7 +67,21 @@ func program(ctx *pulumi.Context) error {
 		return err
 	}
 
-	shared, db, err := sharedState(ctx, cfg, network, cluster, withAWS)
+	// Where alerts go; the deployment alarms, the cache and the monitoring below send to it.
+	var alerts *infra.AlertTopic
+	var destinations pulumi.StringArray
+	if cfg.Alerts.Enabled {
+		alerts, err = infra.NewAlertTopic(ctx, "alerts", &infra.AlertTopicArgs{
+			Config: cfg.Alerts, Region: cfg.Region, Partition: cfg.Partition(), CacheEvents: cfg.Cache.Enabled,
+		}, withAWS)
+		if err != nil {
+			return err
+		}
+		destinations = alerts.Destinations
+		ctx.Export("alertTopicArn", alerts.TopicArn)
+	}
+
+	shared, db, cache, err := sharedState(ctx, cfg, network, cluster, alerts, withAWS)
 	if err != nil {
 		return err
 	}
@@ -80,6 +94,7 @@ func program(ctx *pulumi.Context) error {
 		LoadBalancerArnSuffix: alb.ArnSuffix,
 		TargetGroupArnSuffix:  alb.TargetGroupArnSuffix,
 		Alarms:                cfg.Alarms,
+		AlarmActions:          destinations,
 		Autoscaled:            cfg.Autoscaling.Enabled,
 		Connections:           shared,
 		Config:                cfg.Service,
@@ -119,8 +134,9 @@ func program(ctx *pulumi.Context) error {
 		Service:              cfg.Service,
 		Region:               cfg.Region,
 	}
+	var jobs *infra.ScheduledJobs
 	if len(cfg.Jobs) > 0 {
-		jobs, err := infra.NewScheduledJobs(ctx, "jobs", &infra.ScheduledJobsArgs{
+		jobs, err = infra.NewScheduledJobs(ctx, "jobs", &infra.ScheduledJobsArgs{
 			Runtime: runtime, Jobs: cfg.Jobs, Partition: cfg.Partition(),
 		}, withAWS)
 		if err != nil {
@@ -133,27 +149,40 @@ func program(ctx *pulumi.Context) error {
 
 	// Services whose tasks read the database password when they start.
 	readers := []pulumi.StringInput{app.ServiceName}
+	watched := []infra.MonitoredService{{Name: "api", ServiceName: app.ServiceName}}
 	if cfg.Worker.Enabled {
 		worker, err := infra.NewWorker(ctx, "worker", &infra.WorkerArgs{Runtime: runtime, Config: cfg.Worker}, withAWS)
 		if err != nil {
 			return err
 		}
 		readers = append(readers, worker.ServiceName)
+		watched = append(watched, infra.MonitoredService{Name: "worker", ServiceName: worker.ServiceName})
 		ctx.Export("workerServiceName", worker.ServiceName)
 	}
 
 	// RDS rotates the master password; tasks read it once, at start, so a rotation redeploys them.
+	var rotation *infra.RedeployOnRotation
 	if db != nil {
-		if _, err := infra.NewRedeployOnRotation(ctx, "db-rotation", &infra.RedeployOnRotationArgs{
+		rotation, err = infra.NewRedeployOnRotation(ctx, "db-rotation", &infra.RedeployOnRotationArgs{
 			SecretArn:        db.SecretArn,
 			ClusterArn:       cluster.ClusterArn,
 			ServiceNames:     readers,
 			Partition:        cfg.Partition(),
 			LogRetentionDays: cfg.Service.LogRetentionDays,
-		}, withAWS); err != nil {
+		}, withAWS)
+		if err != nil {
 			return err
 		}
 	}
+
+	monitoring, err := infra.NewMonitoring(ctx, "monitoring", monitoringArgs(cfg, monitored{
+		destinations: destinations, alb: alb, cluster: cluster, app: app, services: watched,
+		jobs: jobs, rotation: rotation, db: db, cache: cache,
+	}), withAWS)
+	if err != nil {
+		return err
+	}
+	ctx.Export("dashboardUrl", monitoring.DashboardURL)
 
 	ctx.Export("url", alb.URL)
 	if cfg.Domain.Enabled() || cfg.LoadBalancer.CertificateArn != "" {
@@ -176,13 +205,67 @@ func program(ctx *pulumi.Context) error {
 	return nil
 }
 
+// monitored is every component the monitoring watches; nil where the stack has none.
+type monitored struct {
+	destinations pulumi.StringArray
+	alb          *infra.LoadBalancer
+	cluster      *infra.EcsCluster
+	app          *infra.AppService
+	services     []infra.MonitoredService
+	jobs         *infra.ScheduledJobs
+	rotation     *infra.RedeployOnRotation
+	db           *infra.Database
+	cache        *infra.Cache
+}
+
+// monitoringArgs hands the monitoring the names of what the stack has.
+func monitoringArgs(cfg *config.Config, c monitored) *infra.MonitoringArgs {
+	args := &infra.MonitoringArgs{
+		Alerts:                cfg.Alerts,
+		Destinations:          c.destinations,
+		DeploymentAlarms:      c.app.AlarmArns,
+		ClusterName:           c.cluster.ClusterName,
+		ClusterArn:            c.cluster.ClusterArn,
+		CapacityProviderNames: []pulumi.StringInput{c.cluster.CapacityProviderName},
+		AutoScalingGroupName:  c.cluster.AutoScalingGroupName,
+		LoadBalancerArnSuffix: c.alb.ArnSuffix,
+		TargetGroupArnSuffix:  c.alb.TargetGroupArnSuffix,
+		Services:              c.services,
+		LogGroupName:          c.app.LogGroupName,
+		Region:                cfg.Region,
+		Partition:             cfg.Partition(),
+		LogRetentionDays:      cfg.Service.LogRetentionDays,
+	}
+	if cfg.Cluster.Capacity.Spot.Enabled {
+		args.CapacityProviderNames = append(args.CapacityProviderNames, c.cluster.SpotCapacityProviderName)
+	}
+	if c.jobs != nil {
+		args.Jobs = &infra.MonitoredJobs{
+			Families: c.jobs.Families, StateMachineArns: c.jobs.StateMachineArns, DeadLetterQueue: c.jobs.DeadLetterQueueName,
+		}
+	}
+	if c.rotation != nil {
+		args.RotationStateMachineArn = c.rotation.StateMachineArn
+	}
+	if c.db != nil {
+		args.Database = &infra.MonitoredDatabase{
+			Identifier: c.db.Identifier, AllocatedStorageGiB: cfg.Database.AllocatedStorage, Connections: cfg.DatabaseConnectionsThreshold(),
+		}
+	}
+	if c.cache != nil {
+		args.CacheNodes = c.cache.MemberClusters
+	}
+	return args
+}
+
 // sharedState creates the database and the cache the config enables, and returns how the app's
-// containers reach them, and the database (nil without one). State lives in managed services, not
-// in any one task, so every task sees the same.
-func sharedState(ctx *pulumi.Context, cfg *config.Config, network *infra.Network, cluster *infra.EcsCluster,
-	opts ...pulumi.ResourceOption) (infra.Connections, *infra.Database, error) {
+// containers reach them, the database and the cache (nil without one). State lives in managed
+// services, not in any one task, so every task sees the same.
+func sharedState(ctx *pulumi.Context, cfg *config.Config, network *infra.Network, cluster *infra.EcsCluster, alerts *infra.AlertTopic,
+	opts ...pulumi.ResourceOption) (infra.Connections, *infra.Database, *infra.Cache, error) {
 	var connections []infra.Connections
 	var db *infra.Database
+	var cache *infra.Cache
 	if cfg.Database.Enabled {
 		var err error
 		db, err = infra.NewDatabase(ctx, "db", &infra.DatabaseArgs{
@@ -192,24 +275,29 @@ func sharedState(ctx *pulumi.Context, cfg *config.Config, network *infra.Network
 			Config:                  cfg.Database,
 		}, opts...)
 		if err != nil {
-			return infra.Connections{}, nil, err
+			return infra.Connections{}, nil, nil, err
 		}
 		connections = append(connections, db.Connections())
 		ctx.Export("databaseEndpoint", pulumi.Sprintf("%s:%d", db.Address, db.Port))
 		ctx.Export("databaseSecretArn", db.SecretArn)
 	}
 	if cfg.Cache.Enabled {
-		cache, err := infra.NewCache(ctx, "cache", &infra.CacheArgs{
+		args := &infra.CacheArgs{
 			VpcID:                   network.VpcID,
 			PrivateSubnetIDs:        network.PrivateSubnetIDs,
 			InstanceSecurityGroupID: cluster.InstanceSecurityGroupID.ToStringOutput(),
 			Config:                  cfg.Cache,
-		}, opts...)
+		}
+		if alerts != nil {
+			args.NotificationTopicArn = alerts.CacheEventsTopicArn
+		}
+		var err error
+		cache, err = infra.NewCache(ctx, "cache", args, opts...)
 		if err != nil {
-			return infra.Connections{}, nil, err
+			return infra.Connections{}, nil, nil, err
 		}
 		connections = append(connections, cache.Connections())
 		ctx.Export("cacheEndpoint", pulumi.Sprintf("%s:%d", cache.Address, cache.Port))
 	}
-	return infra.MergeConnections(connections...), db, nil
+	return infra.MergeConnections(connections...), db, cache, nil
 }

@@ -35,6 +35,7 @@ type Config struct {
 	Database     DatabaseConfig
 	Cache        CacheConfig
 	Domain       DomainConfig
+	Alerts       AlertsConfig
 	// PolicyWaivers maps a policy control id to the reason this stack does not meet it.
 	PolicyWaivers map[string]string
 }
@@ -142,7 +143,7 @@ var Keys = []string{
 	"instanceType", "minInstances", "maxInstances", "desiredInstances", "rootVolumeSize",
 	"vpcCidr", "azCount", "natGateways", "certificateArn", "idleTimeout", "deletionProtection", "accessLogs", "webAclArn", "tags",
 	"autoscaling", "capacity", "alarms", "cronFlag", "jobs", "worker", "database", "cache",
-	"containerUser", "policyWaivers", "domain",
+	"containerUser", "policyWaivers", "domain", "alerts",
 }
 
 // Source is where Pulumi hands a program its stack configuration; *pulumi.Context is one. Taking
@@ -233,6 +234,8 @@ func ParseConfig(project, stack, region string, get func(key string) string) (*C
 	l.object("cache", &c.Cache)
 	c.Domain = defaultDomain()
 	l.object("domain", &c.Domain)
+	c.Alerts = defaultAlerts()
+	l.object("alerts", &c.Alerts)
 	c.PolicyWaivers = l.stringMap("policyWaivers")
 	if c.Cluster.DesiredInstances == 0 {
 		c.Cluster.DesiredInstances = c.Cluster.MinInstances
@@ -461,6 +464,7 @@ func (c *Config) Validate() error {
 	validateDatabase(c, fail)
 	validateCache(c, fail)
 	validateDomain(c, fail)
+	validateAlerts(c, fail)
 	if u := s.User; u != "" && !containerUser.MatchString(u) {
 		fail("containerUser", "must be a user name or uid, optionally :group or :gid (got %q)", u)
 	} else if u == "root" || u == "0" || strings.HasPrefix(u, "0:") || strings.HasPrefix(u, "root:") {

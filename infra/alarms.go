@@ -11,10 +11,12 @@ import (
 
 // serviceAlarms creates the alarms that judge a deployment: the share of 5xx answers from the tasks,
 // unhealthy targets, and p99 response time, all measured at the load balancer for this target group.
-// They are children of the AppService, created before the ECS service that lists them.
-func serviceAlarms(ctx *pulumi.Context, name string, cfg config.AlarmsConfig, loadBalancer, targetGroup pulumi.StringInput,
+// They are children of the AppService, created before the ECS service that lists them. With alerts
+// on they also notify the alert topics, on ALARM and on OK.
+func serviceAlarms(ctx *pulumi.Context, name string, cfg config.AlarmsConfig, actions pulumi.StringArray, loadBalancer, targetGroup pulumi.StringInput,
 	parent pulumi.ResourceOption) ([]*cloudwatch.MetricAlarm, error) {
 	dimensions := pulumi.StringMap{"LoadBalancer": loadBalancer, "TargetGroup": targetGroup}
+	prefix := fmt.Sprintf("[%s/%s] ", ctx.Project(), ctx.Stack())
 	metric := func(metricName, stat string) *cloudwatch.MetricAlarmMetricQueryMetricArgs {
 		return &cloudwatch.MetricAlarmMetricQueryMetricArgs{
 			Namespace:  pulumi.String("AWS/ApplicationELB"),
@@ -29,6 +31,10 @@ func serviceAlarms(ctx *pulumi.Context, name string, cfg config.AlarmsConfig, lo
 		args.DatapointsToAlarm = pulumi.Int(cfg.EvaluationPeriods)
 		// No traffic is not an outage: an idle service must not block or roll back a deploy.
 		args.TreatMissingData = pulumi.String("notBreaching")
+		if len(actions) > 0 {
+			args.AlarmActions = alarmActions(actions)
+			args.OkActions = alarmActions(actions)
+		}
 		return args
 	}
 
@@ -37,7 +43,7 @@ func serviceAlarms(ctx *pulumi.Context, name string, cfg config.AlarmsConfig, lo
 		args   *cloudwatch.MetricAlarmArgs
 	}{
 		{"5xx-rate", common(&cloudwatch.MetricAlarmArgs{
-			AlarmDescription:   pulumi.Sprintf("More than %v%% of requests to the tasks answer 5xx", cfg.Target5xxPercent),
+			AlarmDescription:   pulumi.Sprintf("%sMore than %v%% of requests to the tasks answer 5xx: the app fails; a deployment in progress rolls back. Look at the app's log group and the dashboard's Responses widget.", prefix, cfg.Target5xxPercent),
 			ComparisonOperator: pulumi.String("GreaterThanThreshold"),
 			Threshold:          pulumi.Float64(cfg.Target5xxPercent),
 			MetricQueries: cloudwatch.MetricAlarmMetricQueryArray{
@@ -52,7 +58,7 @@ func serviceAlarms(ctx *pulumi.Context, name string, cfg config.AlarmsConfig, lo
 			},
 		})},
 		{"unhealthy-hosts", common(&cloudwatch.MetricAlarmArgs{
-			AlarmDescription:   pulumi.Sprintf("At least %d task(s) failing load balancer health checks", cfg.UnhealthyHosts),
+			AlarmDescription:   pulumi.Sprintf("%sAt least %d task(s) failing load balancer health checks: they get no traffic and are replaced. Look at the target group's Targets tab for the health check's reason.", prefix, cfg.UnhealthyHosts),
 			ComparisonOperator: pulumi.String("GreaterThanOrEqualToThreshold"),
 			Threshold:          pulumi.Float64(float64(cfg.UnhealthyHosts)),
 			Namespace:          pulumi.String("AWS/ApplicationELB"),
@@ -62,7 +68,7 @@ func serviceAlarms(ctx *pulumi.Context, name string, cfg config.AlarmsConfig, lo
 			Statistic:          pulumi.String("Maximum"),
 		})},
 		{"p99-latency", common(&cloudwatch.MetricAlarmArgs{
-			AlarmDescription:   pulumi.Sprintf("p99 target response time above %v s", cfg.P99LatencySeconds),
+			AlarmDescription:   pulumi.Sprintf("%sp99 target response time above %v s: slow requests, often a busy database or too few tasks. Look at the dashboard's latency, CPU and database widgets.", prefix, cfg.P99LatencySeconds),
 			ComparisonOperator: pulumi.String("GreaterThanThreshold"),
 			Threshold:          pulumi.Float64(cfg.P99LatencySeconds),
 			Namespace:          pulumi.String("AWS/ApplicationELB"),

@@ -25,6 +25,9 @@ type Cache struct {
 	Port            pulumi.IntOutput    `pulumi:"port"`
 	AuthSecretArn   pulumi.StringOutput `pulumi:"authSecretArn"`
 	SecurityGroupID pulumi.IDOutput     `pulumi:"securityGroupId"`
+	// MemberClusters are the nodes' cache cluster ids, which CloudWatch's metrics carry. The provider
+	// keeps them as a set: use the list whole, never an element by position.
+	MemberClusters pulumi.StringArrayOutput `pulumi:"memberClusters"`
 }
 
 // CacheArgs: ids from Network and EcsCluster, plain values from config.
@@ -33,6 +36,9 @@ type CacheArgs struct {
 	PrivateSubnetIDs        pulumi.StringArrayInput
 	InstanceSecurityGroupID pulumi.StringInput
 	Config                  config.CacheConfig
+	// NotificationTopicArn receives ElastiCache's events (failover, node replacement); it must be an
+	// unencrypted topic, the only kind ElastiCache publishes to. Nil for none.
+	NotificationTopicArn pulumi.StringInput
 }
 
 // NewCache creates the security group, subnet group, auth token secret and replication group.
@@ -109,6 +115,7 @@ func NewCache(ctx *pulumi.Context, name string, args *CacheArgs, opts ...pulumi.
 		AuthToken:                version.SecretString,
 		SnapshotRetentionLimit:   pulumi.Int(cfg.SnapshotRetentionDays),
 		AutoMinorVersionUpgrade:  pulumi.Bool(true),
+		NotificationTopicArn:     args.NotificationTopicArn,
 	}, parent, pulumi.Protect(cfg.Protect))
 	if err != nil {
 		return nil, fmt.Errorf("cache %s: replication group: %w", name, err)
@@ -118,7 +125,9 @@ func NewCache(ctx *pulumi.Context, name string, args *CacheArgs, opts ...pulumi.
 	c.Port = group.Port.Elem()
 	c.AuthSecretArn = secret.Arn
 	c.SecurityGroupID = sg.ID()
+	c.MemberClusters = group.MemberClusters
 	return c, ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"memberClusters":  c.MemberClusters,
 		"address":         c.Address,
 		"port":            c.Port,
 		"authSecretArn":   c.AuthSecretArn,

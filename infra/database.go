@@ -27,6 +27,8 @@ type Database struct {
 	Port            pulumi.IntOutput    `pulumi:"port"`
 	SecretArn       pulumi.StringOutput `pulumi:"secretArn"`
 	SecurityGroupID pulumi.IDOutput     `pulumi:"securityGroupId"`
+	// Identifier names the instance in RDS's metrics and events.
+	Identifier pulumi.StringOutput `pulumi:"identifier"`
 
 	name string
 }
@@ -149,7 +151,9 @@ func NewDatabase(ctx *pulumi.Context, name string, args *DatabaseArgs, opts ...p
 	d.Port = instance.Port
 	d.SecretArn = instance.MasterUserSecrets.Index(pulumi.Int(0)).SecretArn().Elem()
 	d.SecurityGroupID = sg.ID()
+	d.Identifier = instance.Identifier
 	return d, ctx.RegisterResourceOutputs(d, pulumi.Map{
+		"identifier":      d.Identifier,
 		"address":         d.Address,
 		"port":            d.Port,
 		"secretArn":       d.SecretArn,

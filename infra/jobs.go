@@ -37,6 +37,10 @@ type ScheduledJobs struct {
 	StateMachineArns   pulumi.StringMapOutput `pulumi:"stateMachineArns"`
 	DeadLetterQueueArn pulumi.StringOutput    `pulumi:"deadLetterQueueArn"`
 	DeadLetterQueueURL pulumi.StringOutput    `pulumi:"deadLetterQueueUrl"`
+	// DeadLetterQueueName names the queue in SQS's metrics.
+	DeadLetterQueueName pulumi.StringOutput `pulumi:"deadLetterQueueName"`
+	// Families are the jobs' task definition families: the group "family:<family>" of their tasks.
+	Families []string
 }
 
 // ScheduledJobsArgs: the jobs run the app's code in the app's runtime (cluster, roles, logs).
@@ -86,11 +90,13 @@ func NewScheduledJobs(ctx *pulumi.Context, name string, args *ScheduledJobsArgs,
 	j.StateMachineArns = machines.ToStringMapOutput()
 	j.DeadLetterQueueArn = dlq.Arn
 	j.DeadLetterQueueURL = dlq.Url
+	j.DeadLetterQueueName = dlq.Name
 	return j, ctx.RegisterResourceOutputs(j, pulumi.Map{
-		"taskDefinitionArns": j.TaskDefinitionArns,
-		"stateMachineArns":   j.StateMachineArns,
-		"deadLetterQueueArn": j.DeadLetterQueueArn,
-		"deadLetterQueueUrl": j.DeadLetterQueueURL,
+		"taskDefinitionArns":  j.TaskDefinitionArns,
+		"stateMachineArns":    j.StateMachineArns,
+		"deadLetterQueueArn":  j.DeadLetterQueueArn,
+		"deadLetterQueueUrl":  j.DeadLetterQueueURL,
+		"deadLetterQueueName": j.DeadLetterQueueName,
 	})
 }
 
@@ -101,6 +107,7 @@ func (j *ScheduledJobs) job(ctx *pulumi.Context, name string, job config.JobConf
 	prefix := name + "-" + job.Name
 	rt := args.Runtime
 	family := taskFamily(ctx.Project(), ctx.Stack(), "job-"+job.Name)
+	j.Families = append(j.Families, family)
 	fail := func(what string, err error) (*ecs.TaskDefinition, *sfn.StateMachine, error) {
 		return nil, nil, fmt.Errorf("job %s: %s: %w", job.Name, what, err)
 	}

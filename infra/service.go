@@ -28,6 +28,8 @@ type AppService struct {
 	LogGroupName      pulumi.StringOutput `pulumi:"logGroupName"`
 	TaskRoleArn       pulumi.StringOutput `pulumi:"taskRoleArn"`
 	ExecutionRoleArn  pulumi.StringOutput `pulumi:"executionRoleArn"`
+	// AlarmArns are the deployment alarms (none when alarms are off), for the dashboard.
+	AlarmArns pulumi.StringArray
 	// RolePolicies are every policy of the task and execution roles; anything else that starts
 	// tasks with these roles must depend on them.
 	RolePolicies []pulumi.Resource
@@ -47,6 +49,8 @@ type AppServiceArgs struct {
 	LoadBalancerArnSuffix pulumi.StringInput
 	TargetGroupArnSuffix  pulumi.StringInput
 	Alarms                config.AlarmsConfig
+	// AlarmActions are the topics the deployment alarms notify, on ALARM and OK; none without alerts.
+	AlarmActions pulumi.StringArray
 	// Autoscaled hands the running task count to Application Auto Scaling: `pulumi up` must not
 	// reset it to DesiredCount.
 	Autoscaled bool
@@ -185,13 +189,14 @@ func NewAppService(ctx *pulumi.Context, name string, args *AppServiceArgs, opts 
 		EnableExecuteCommand: pulumi.Bool(cfg.EnableExecuteCommand),
 	}
 	if args.Alarms.Enabled {
-		alarms, err := serviceAlarms(ctx, name, args.Alarms, args.LoadBalancerArnSuffix, args.TargetGroupArnSuffix, parent)
+		alarms, err := serviceAlarms(ctx, name, args.Alarms, args.AlarmActions, args.LoadBalancerArnSuffix, args.TargetGroupArnSuffix, parent)
 		if err != nil {
 			return nil, fmt.Errorf("app service %s: %w", name, err)
 		}
 		names := pulumi.StringArray{}
 		for _, a := range alarms {
 			names = append(names, a.Name)
+			s.AlarmArns = append(s.AlarmArns, a.Arn)
 		}
 		// A deployment during which an alarm fires fails, and with Rollback it returns to the last
 		// deployment that completed, on top of the circuit breaker's failed-task count.

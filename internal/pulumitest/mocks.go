@@ -107,6 +107,13 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			"type":  resource.NewStringProperty("String"),
 			"arn":   resource.NewStringProperty("arn:aws:ssm:" + Region + "::parameter" + name),
 		}, nil
+	case "aws:index/getCallerIdentity:getCallerIdentity":
+		return resource.PropertyMap{
+			"accountId": resource.NewStringProperty(Account),
+			"arn":       resource.NewStringProperty("arn:aws:iam::" + Account + ":user/deployer"),
+			"userId":    resource.NewStringProperty("AIDAEXAMPLE"),
+			"id":        resource.NewStringProperty(Account),
+		}, nil
 	case "aws:route53/getZone:getZone":
 		// A zone found by name is that zone; one found by id is ZoneName (so tests pick the domain).
 		name := ZoneName
@@ -204,6 +211,7 @@ func computed(typ, name string, out resource.PropertyMap) {
 		setDefault("arn", fmt.Sprintf("arn:aws:ecs:%s:%s:task-definition/%s:1", Region, Account, family))
 		out["revision"] = resource.NewNumberProperty(1)
 	case "aws:rds/instance:Instance":
+		setDefault("identifier", name)
 		setDefault("address", name+".abcdefghijkl."+Region+".rds.amazonaws.com")
 		out["port"] = resource.NewNumberProperty(5432)
 		if v, ok := out["manageMasterUserPassword"]; ok && v.IsBool() && v.BoolValue() {
@@ -214,6 +222,14 @@ func computed(typ, name string, out resource.PropertyMap) {
 		}
 	case "aws:elasticache/replicationGroup:ReplicationGroup":
 		setDefault("primaryEndpointAddress", "master."+name+".abcdef."+Region+".cache.amazonaws.com")
+		// One member cluster per node, handed back in reverse order: the provider keeps them as a set.
+		if v, ok := out["numCacheClusters"]; ok && v.IsNumber() {
+			var members []resource.PropertyValue
+			for i := int(v.NumberValue()); i >= 1; i-- {
+				members = append(members, str(fmt.Sprintf("%s-%03d", name, i)))
+			}
+			out["memberClusters"] = resource.NewArrayProperty(members)
+		}
 	case "aws:secretsmanager/secret:Secret":
 		setDefault("arn", fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s-AbCdEf", Region, Account, name))
 	case "aws:cloudwatch/logGroup:LogGroup":

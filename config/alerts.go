@@ -1,0 +1,134 @@
+package config
+
+import (
+	"regexp"
+	"strings"
+)
+
+// AlertsConfig tells people when the stack breaks (key `alerts`): every alarm, failed or rolled
+// back deployments, unexpected task stops, failed job runs, the jobs' dead-letter queue and the
+// database's and cache's own events reach an SNS topic the stack owns, and from there the e-mail
+// addresses listed and, optionally, an existing topic (AWS Chatbot, a pager).
+type AlertsConfig struct {
+	Enabled bool     `json:"enabled"`
+	Emails  []string `json:"emails"`
+	// TopicArn is an existing SNS topic that receives every alert besides the stack's own; its
+	// policy (and key, if encrypted) must admit CloudWatch and EventBridge from this account.
+	TopicArn   string           `json:"topicArn"`
+	Thresholds AlertsThresholds `json:"thresholds"`
+}
+
+// AlertsThresholds are the alarms' trigger points beyond the deployment alarms.
+type AlertsThresholds struct {
+	// TaskShortfallMinutes: a service running fewer tasks than it wants for this long.
+	TaskShortfallMinutes int `json:"taskShortfallMinutes"`
+	// CapacityWaitMinutes: tasks waiting for instances (reservation above 100 %) for this long, which
+	// outlasts a normal scale-out, so the capacity provider is at its maximum or cannot launch.
+	CapacityWaitMinutes int `json:"capacityWaitMinutes"`
+	// UnexpectedStops: API or worker tasks that exit, fail to start or fail health checks, more than
+	// this many in UnexpectedStopsMinutes.
+	UnexpectedStops        int `json:"unexpectedStops"`
+	UnexpectedStopsMinutes int `json:"unexpectedStopsMinutes"`
+	// LoadBalancer5xxPerMinute: 5xx answers the load balancer itself generates (no healthy target,
+	// target refused or timed out), more than this many a minute for three minutes.
+	LoadBalancer5xxPerMinute int `json:"loadBalancer5xxPerMinute"`
+	DatabaseCPUPercent       int `json:"databaseCpuPercent"`
+	// DatabaseFreeStoragePercent of allocatedStorage; storage autoscaling acts at 10 % of the current size.
+	DatabaseFreeStoragePercent int `json:"databaseFreeStoragePercent"`
+	DatabaseFreeMemoryMiB      int `json:"databaseFreeMemoryMiB"`
+	// DatabaseConnections; 0 means 80 % of the instance class's default max_connections.
+	DatabaseConnections int `json:"databaseConnections"`
+	CacheCPUPercent     int `json:"cacheCpuPercent"`
+	CacheMemoryPercent  int `json:"cacheMemoryPercent"`
+	// CacheEvictions per five minutes; 0 alarms on any eviction, since sessions and rate limits live
+	// in the cache and an evicted key is lost state.
+	CacheEvictions int `json:"cacheEvictions"`
+}
+
+func defaultAlerts() AlertsConfig {
+	return AlertsConfig{Thresholds: AlertsThresholds{
+		TaskShortfallMinutes: 10, CapacityWaitMinutes: 15, UnexpectedStops: 3, UnexpectedStopsMinutes: 15,
+		LoadBalancer5xxPerMinute: 10, DatabaseCPUPercent: 80, DatabaseFreeStoragePercent: 10,
+		DatabaseFreeMemoryMiB: 128, CacheCPUPercent: 80, CacheMemoryPercent: 80,
+	}}
+}
+
+// MaxAlertEmails bounds the subscriptions one stack makes; more belong on a mailing list.
+const MaxAlertEmails = 10
+
+var (
+	// emailAddress is what SNS's email protocol accepts in practice: one address, no display name.
+	emailAddress = regexp.MustCompile(`^[A-Za-z0-9.!#$%&'*+/=?^_{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$`)
+	// snsTopicArn: SNS topic names are 1-256 letters, digits, hyphens and underscores (.fifo for FIFO,
+	// which CloudWatch alarms cannot publish to).
+	snsTopicArn = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$`)
+)
+
+// DatabaseMaxConnections estimates RDS for PostgreSQL's default max_connections for an instance
+// class, LEAST({DBInstanceClassMemory/9531392}, 5000) ("Maximum number of database connections",
+// RDS User Guide), with DBInstanceClassMemory taken as 90 % of the nominal memory since RDS keeps
+// some for the OS. ok is false for classes whose memory the program does not know.
+func DatabaseMaxConnections(instanceClass string) (int, bool) {
+	shape, err := ParseInstanceType(strings.TrimPrefix(instanceClass, "db."))
+	if err != nil || !strings.HasPrefix(instanceClass, "db.") {
+		return 0, false
+	}
+	return min(shape.MemoryMiB*9/10*1024*1024/9531392, 5000), true
+}
+
+// DatabaseConnectionsThreshold is the connection count the alarm fires above.
+func (c *Config) DatabaseConnectionsThreshold() int {
+	if n := c.Alerts.Thresholds.DatabaseConnections; n > 0 {
+		return n
+	}
+	limit, _ := DatabaseMaxConnections(c.Database.InstanceClass)
+	return limit * 8 / 10
+}
+
+func validateAlerts(c *Config, fail func(string, string, ...any)) {
+	a := c.Alerts
+	if !a.Enabled {
+		return
+	}
+	const key = "alerts"
+	if len(a.Emails) > MaxAlertEmails {
+		fail(key+".emails", "lists %d addresses; at most %d, use a mailing list for more", len(a.Emails), MaxAlertEmails)
+	}
+	seen := map[string]bool{}
+	for _, e := range a.Emails {
+		if !emailAddress.MatchString(e) || len(e) > 254 {
+			fail(key+".emails", "%q is not an e-mail address", e)
+		}
+		if seen[strings.ToLower(e)] {
+			fail(key+".emails", "%q is listed twice", e)
+		}
+		seen[strings.ToLower(e)] = true
+	}
+	if a.TopicArn != "" && !snsTopicArn.MatchString(a.TopicArn) {
+		fail(key+".topicArn", "must be a standard SNS topic ARN like arn:aws:sns:<region>:<account>:<name> (got %q)", a.TopicArn)
+	}
+	t := a.Thresholds
+	between := func(field string, v, lo, hi int) {
+		if v < lo || v > hi {
+			fail(key+".thresholds."+field, "must be between %d and %d (got %d)", lo, hi, v)
+		}
+	}
+	// CloudWatch evaluates at most a day of data per alarm (EvaluationPeriods x Period <= 86400 s).
+	between("taskShortfallMinutes", t.TaskShortfallMinutes, 1, 1440)
+	between("capacityWaitMinutes", t.CapacityWaitMinutes, 1, 1440)
+	between("unexpectedStops", t.UnexpectedStops, 0, 10000)
+	between("unexpectedStopsMinutes", t.UnexpectedStopsMinutes, 1, 1440)
+	between("loadBalancer5xxPerMinute", t.LoadBalancer5xxPerMinute, 0, 1000000)
+	between("databaseCpuPercent", t.DatabaseCPUPercent, 1, 100)
+	between("databaseFreeStoragePercent", t.DatabaseFreeStoragePercent, 1, 99)
+	between("databaseFreeMemoryMiB", t.DatabaseFreeMemoryMiB, 1, 1024*1024)
+	between("databaseConnections", t.DatabaseConnections, 0, 262143)
+	between("cacheCpuPercent", t.CacheCPUPercent, 1, 100)
+	between("cacheMemoryPercent", t.CacheMemoryPercent, 1, 100)
+	between("cacheEvictions", t.CacheEvictions, 0, 1000000000)
+	if c.Database.Enabled && t.DatabaseConnections == 0 {
+		if _, ok := DatabaseMaxConnections(c.Database.InstanceClass); !ok {
+			fail(key+".thresholds.databaseConnections", "must be set for instance class %q, whose memory (and so max_connections) the program does not know", c.Database.InstanceClass)
+		}
+	}
+}

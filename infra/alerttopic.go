@@ -1,0 +1,182 @@
+package infra
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sns"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/acme/ecs-api/config"
+)
+
+// Services that publish the stack's alerts: CloudWatch for alarms, EventBridge for rules.
+const (
+	cloudWatchPrincipal  = "cloudwatch.amazonaws.com"
+	eventBridgePrincipal = "events.amazonaws.com"
+)
+
+// AlertTopic is where the stack's alerts go: an SNS topic encrypted with a key of its own, the
+// e-mail subscriptions, and (with a cache) the topic ElastiCache publishes its events to.
+type AlertTopic struct {
+	pulumi.ResourceState
+
+	TopicArn pulumi.StringOutput `pulumi:"topicArn"`
+	KeyArn   pulumi.StringOutput `pulumi:"keyArn"`
+	// CacheEventsTopicArn is set when CacheEvents was asked for.
+	CacheEventsTopicArn pulumi.StringOutput `pulumi:"cacheEventsTopicArn"`
+	// Destinations are the topics every alarm and rule notifies: the stack's, and the configured one.
+	Destinations pulumi.StringArray
+}
+
+// AlertTopicArgs: the alerts config and where the stack runs.
+type AlertTopicArgs struct {
+	Config    config.AlertsConfig
+	Region    string
+	Partition string
+	// CacheEvents adds the topic for ElastiCache's own events (failover, node replacement).
+	CacheEvents bool
+}
+
+// NewAlertTopic creates the key, the topic, its policy and the subscriptions.
+//
+// The key is customer managed: CloudWatch cannot use the AWS-managed alias/aws/sns key, whose policy
+// no one can change, and silently drops alarm notifications to a topic encrypted with it ("Amazon
+// SNS: Encryption at rest", "Enable compatibility between event sources and encrypted topics").
+func NewAlertTopic(ctx *pulumi.Context, name string, args *AlertTopicArgs, opts ...pulumi.ResourceOption) (*AlertTopic, error) {
+	if args == nil || !args.Config.Enabled {
+		return nil, fmt.Errorf("alert topic %s: alerts are not enabled in the config", name)
+	}
+	if args.Partition == "" || args.Region == "" {
+		return nil, fmt.Errorf("alert topic %s: the region and partition are required: the policies name ARNs", name)
+	}
+	t := &AlertTopic{}
+	if err := ctx.RegisterComponentResource(componentType(ctx, "AlertTopic"), name, t, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(t)
+	caller, err := aws.GetCallerIdentity(ctx, nil, parent)
+	if err != nil {
+		return nil, fmt.Errorf("alert topic %s: account: %w", name, err)
+	}
+
+	key, err := kms.NewKey(ctx, name+"-key", &kms.KeyArgs{
+		Description:          pulumi.Sprintf("Encrypts the %s/%s alert topic; CloudWatch and EventBridge may use it", ctx.Project(), ctx.Stack()),
+		EnableKeyRotation:    pulumi.Bool(true),
+		DeletionWindowInDays: pulumi.Int(30),
+		Policy:               pulumi.String(AlertKeyPolicy(args.Partition, caller.AccountId)),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("alert topic %s: key: %w", name, err)
+	}
+	if _, err := kms.NewAlias(ctx, name+"-key-alias", &kms.AliasArgs{
+		Name:        pulumi.String("alias/" + taskFamily(ctx.Project(), ctx.Stack(), name)),
+		TargetKeyId: key.KeyId,
+	}, parent); err != nil {
+		return nil, fmt.Errorf("alert topic %s: key alias: %w", name, err)
+	}
+
+	topic, err := sns.NewTopic(ctx, name, &sns.TopicArgs{
+		DisplayName:    pulumi.Sprintf("%s/%s alerts", ctx.Project(), ctx.Stack()),
+		KmsMasterKeyId: key.Arn,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("alert topic %s: topic: %w", name, err)
+	}
+	policy, err := sns.NewTopicPolicy(ctx, name+"-policy", &sns.TopicPolicyArgs{
+		Arn: topic.Arn,
+		Policy: topic.Arn.ApplyT(func(arn string) string {
+			return AlertTopicPolicy(args.Partition, args.Region, caller.AccountId, arn)
+		}).(pulumi.StringOutput),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("alert topic %s: topic policy: %w", name, err)
+	}
+	for i, email := range args.Config.Emails {
+		// Each address gets a confirmation mail; nothing reaches it until someone clicks the link.
+		if _, err := sns.NewTopicSubscription(ctx, fmt.Sprintf("%s-email-%d", name, i), &sns.TopicSubscriptionArgs{
+			Topic:    topic.Arn,
+			Protocol: pulumi.String("email"),
+			Endpoint: pulumi.String(email),
+		}, parent); err != nil {
+			return nil, fmt.Errorf("alert topic %s: subscription %s: %w", name, email, err)
+		}
+	}
+
+	// Alarms and rules that publish before the topic policy exists lose their first messages.
+	t.TopicArn = pulumi.All(topic.Arn, policy.ID()).ApplyT(func(v []any) string { return v[0].(string) }).(pulumi.StringOutput)
+	t.KeyArn = key.Arn
+	t.Destinations = pulumi.StringArray{t.TopicArn}
+	if args.Config.TopicArn != "" {
+		t.Destinations = append(t.Destinations, pulumi.String(args.Config.TopicArn))
+	}
+	outputs := pulumi.Map{"topicArn": t.TopicArn, "keyArn": t.KeyArn}
+
+	if args.CacheEvents {
+		// ElastiCache cannot publish to an encrypted topic: it shows one as inactive and drops its
+		// events ("Event Notifications and Amazon SNS", ElastiCache User Guide), and node-based
+		// clusters send failovers to SNS only, not to EventBridge. So the cache gets a topic of its
+		// own, without customer data (event names and node ids), with the same subscribers.
+		cacheTopic, err := sns.NewTopic(ctx, name+"-cache-events", &sns.TopicArgs{
+			DisplayName: pulumi.Sprintf("%s/%s cache events", ctx.Project(), ctx.Stack()),
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("alert topic %s: cache events topic: %w", name, err)
+		}
+		for i, email := range args.Config.Emails {
+			if _, err := sns.NewTopicSubscription(ctx, fmt.Sprintf("%s-cache-events-email-%d", name, i), &sns.TopicSubscriptionArgs{
+				Topic:    cacheTopic.Arn,
+				Protocol: pulumi.String("email"),
+				Endpoint: pulumi.String(email),
+			}, parent); err != nil {
+				return nil, fmt.Errorf("alert topic %s: cache events subscription %s: %w", name, email, err)
+			}
+		}
+		t.CacheEventsTopicArn = cacheTopic.Arn
+		outputs["cacheEventsTopicArn"] = t.CacheEventsTopicArn
+	}
+	return t, ctx.RegisterResourceOutputs(t, outputs)
+}
+
+// AlertKeyPolicy keeps the key administered by the account (IAM policies decide who may) and lets
+// CloudWatch and EventBridge encrypt messages for the topic: SNS asks the key for a data key on the
+// publisher's behalf, so each publisher needs kms:GenerateDataKey* and kms:Decrypt ("Enable
+// compatibility between event sources from AWS services and encrypted topics", SNS Developer Guide).
+func AlertKeyPolicy(partition, account string) string {
+	publisher := func(sid, service string) PolicyStatement {
+		return PolicyStatement{
+			Sid: sid, Effect: "Allow", Principal: map[string]string{"Service": service},
+			Action: []string{"kms:Decrypt", "kms:GenerateDataKey*"}, Resource: []string{"*"},
+		}
+	}
+	return PolicyDocument{Statement: []PolicyStatement{
+		{
+			Sid: "AccountAdministersTheKey", Effect: "Allow",
+			Principal: map[string]string{"AWS": fmt.Sprintf("arn:%s:iam::%s:root", partition, account)},
+			Action:    []string{"kms:*"}, Resource: []string{"*"},
+		},
+		publisher("CloudWatchAlarmsEncrypt", cloudWatchPrincipal),
+		publisher("EventBridgeRulesEncrypt", eventBridgePrincipal),
+	}}.JSON()
+}
+
+// AlertTopicPolicy admits exactly this account's alarms and rules, each only for its own service
+// and account (aws:SourceArn and aws:SourceAccount guard against the confused deputy). Principals of
+// the account itself are governed by their IAM policies.
+func AlertTopicPolicy(partition, region, account, topicArn string) string {
+	publisher := func(sid, service, sourceArn string) PolicyStatement {
+		return PolicyStatement{
+			Sid: sid, Effect: "Allow", Principal: map[string]string{"Service": service},
+			Action: []string{"sns:Publish"}, Resource: []string{topicArn},
+			Condition: map[string]map[string]string{
+				"StringEquals": {"aws:SourceAccount": account},
+				"ArnLike":      {"aws:SourceArn": sourceArn},
+			},
+		}
+	}
+	return PolicyDocument{Statement: []PolicyStatement{
+		publisher("CloudWatchAlarmsPublish", cloudWatchPrincipal, fmt.Sprintf("arn:%s:cloudwatch:%s:%s:alarm:*", partition, region, account)),
+		publisher("EventBridgeRulesPublish", eventBridgePrincipal, fmt.Sprintf("arn:%s:events:%s:%s:rule/*", partition, region, account)),
+	}}.JSON()
+}
