@@ -2,7 +2,7 @@ package main
 
 // Rules AWS and the provider enforce that Pulumi's mocks do not: each test checks one class of
 // them over the whole graph of every stack file, and of each stack with the optional parts on
-// (Spot, warm pool, worker, cache, ECS Exec on a read-only root), and names its source.
+// (Spot, warm pool, worker, cache, ECS Exec on a read-only root, alerts), and names its source.
 
 import (
 	"encoding/json"
@@ -29,6 +29,9 @@ type variant struct {
 	plain   map[string]string
 }
 
+// externalTopic is the existing topic (AWS Chatbot's, say) the alerts variant also notifies.
+const externalTopic = "arn:aws:sns:us-east-1:123456789012:chatbot-alerts"
+
 func variants(instanceType string) []variant {
 	spotTypes := []string{"m6i.large", "m6a.large"}
 	if shape, err := config.ParseInstanceType(instanceType); err == nil && shape.Arm64 {
@@ -39,6 +42,7 @@ func variants(instanceType string) []variant {
 	worker := map[string]any{"enabled": true, "command": []string{"node", "dist/worker.js"}}
 	cache := map[string]any{"enabled": true}
 	exec := map[string]string{"enableExecuteCommand": "true", "readonlyRootFilesystem": "true"}
+	alerts := map[string]any{"enabled": true, "emails": []string{"oncall@example.com", "team@example.com"}, "topicArn": externalTopic}
 	return []variant{
 		{name: "as-is"},
 		{name: "spot", objects: map[string]map[string]any{"capacity": spot}},
@@ -46,9 +50,10 @@ func variants(instanceType string) []variant {
 		{name: "worker", objects: map[string]map[string]any{"worker": worker}},
 		{name: "cache", objects: map[string]map[string]any{"cache": cache}},
 		{name: "exec-readonly", plain: exec},
+		{name: "alerts", objects: map[string]map[string]any{"alerts": alerts}},
 		{name: "domain", objects: map[string]map[string]any{"domain": {"name": "api.example.com", "zoneName": "example.com", "aliases": []string{"www.example.com"}}}},
 		{name: "everything", plain: exec, objects: map[string]map[string]any{
-			"capacity": {"spot": spot["spot"], "warmPool": warm["warmPool"]}, "worker": worker, "cache": cache,
+			"capacity": {"spot": spot["spot"], "warmPool": warm["warmPool"]}, "worker": worker, "cache": cache, "alerts": alerts,
 		}},
 	}
 }
@@ -248,6 +253,10 @@ func TestEverythingThatStartsWorkWaitsForEveryPolicyOfItsRoles(t *testing.T) {
 				continue
 			}
 			found[r.Type]++
+			if r.Type == "aws:cloudwatch/eventTarget:EventTarget" && r.Str("roleArn") == "" {
+				checkAdmittedByResourcePolicy(t, m, g, r)
+				continue
+			}
 			roles := g.rolesOf(r)
 			if len(roles) == 0 {
 				t.Errorf("%s %s: no role found behind it; the test would check nothing", r.Type, r.Name)
@@ -267,6 +276,41 @@ func TestEverythingThatStartsWorkWaitsForEveryPolicyOfItsRoles(t *testing.T) {
 			}
 		}
 	})
+}
+
+// checkAdmittedByResourcePolicy: an event target without a role (an SNS topic, a log group) is
+// admitted by its destination's resource policy, not by IAM; EventBridge's deliveries before that
+// policy exists are refused and dropped ("Using resource-based policies for Amazon EventBridge"), so
+// the target must wait for it. A destination outside the stack (alerts.topicArn) is the user's.
+func checkAdmittedByResourcePolicy(t *testing.T, m *pulumitest.Mocks, g *graph, target *pulumitest.Resource) {
+	t.Helper()
+	dest := target.Str("arn")
+	var policy *pulumitest.Resource
+	inStack := false
+	for _, topic := range m.OfType("aws:sns/topic:Topic") {
+		inStack = inStack || topic.Out("arn") == dest
+	}
+	for _, p := range m.OfType("aws:sns/topicPolicy:TopicPolicy") {
+		if p.Str("arn") == dest {
+			policy = p
+		}
+	}
+	for _, lg := range m.OfType("aws:cloudwatch/logGroup:LogGroup") {
+		inStack = inStack || lg.Out("arn") == dest
+	}
+	for _, p := range m.OfType("aws:cloudwatch/logResourcePolicy:LogResourcePolicy") {
+		if strings.Contains(p.Str("policyDocument"), `"`+dest+`:*"`) {
+			policy = p
+		}
+	}
+	switch {
+	case !inStack:
+		return
+	case policy == nil:
+		t.Errorf("%s %s delivers to %s, which no resource policy of the stack admits it to", target.Type, target.Name, dest)
+	case !g.waitsFor(target)[policy.URN]:
+		t.Errorf("%s %s can deliver before %s %s admits it", target.Type, target.Name, policy.Type, policy.Name)
+	}
 }
 
 // setIndexAllowed lists the output lists the program may read by position, each with why the
@@ -507,7 +551,7 @@ func TestDatabaseRotationRedeploysEveryServiceThatReadsIt(t *testing.T) {
 			t.Fatal("no service reads the database password")
 		}
 
-		rule := one(t, m, "aws:cloudwatch/eventRule:EventRule")
+		rule := m.Named("aws:cloudwatch/eventRule:EventRule", "db-rotation-rule")
 		if want := infra.RotationEventPattern(secretArn); rule.Str("eventPattern") != want {
 			t.Errorf("rule pattern %s, want %s", rule.Str("eventPattern"), want)
 		}
@@ -524,7 +568,7 @@ func TestDatabaseRotationRedeploysEveryServiceThatReadsIt(t *testing.T) {
 			t.Errorf("rule does not match this secret's RotationSucceeded: %s (%v)", rule.Str("eventPattern"), err)
 		}
 		machine := m.Named("aws:sfn/stateMachine:StateMachine", "db-rotation")
-		target := one(t, m, "aws:cloudwatch/eventTarget:EventTarget")
+		target := m.Named("aws:cloudwatch/eventTarget:EventTarget", "db-rotation-target")
 		if target.Str("rule") != rule.Out("name") || target.Str("arn") != machine.Out("arn") {
 			t.Errorf("the rule's target is %q, not the state machine", target.Str("arn"))
 		}

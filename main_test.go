@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -152,7 +153,7 @@ func TestStackFilesComeOutAsConfigured(t *testing.T) {
 func TestStackOutputs(t *testing.T) {
 	for stack, extra := range map[string][]string{
 		"dev":  {"databaseEndpoint", "databaseSecretArn"},
-		"prod": {"databaseEndpoint", "databaseSecretArn", "cacheEndpoint"},
+		"prod": {"databaseEndpoint", "databaseSecretArn", "cacheEndpoint", "alertTopicArn"},
 	} {
 		m := runStack(t, stack)
 		var got []string
@@ -160,7 +161,7 @@ func TestStackOutputs(t *testing.T) {
 			got = append(got, name)
 		}
 		sort.Strings(got)
-		want := append([]string{"albDnsName", "capacityProviderName", "clusterName", "healthCheckPath", "jobDeadLetterQueueUrl", "jobStateMachines", "jobTaskDefinitions",
+		want := append([]string{"albDnsName", "capacityProviderName", "clusterName", "dashboardUrl", "healthCheckPath", "jobDeadLetterQueueUrl", "jobStateMachines", "jobTaskDefinitions",
 			"logGroupName", "region", "serviceName", "targetGroupArn", "taskDefinitionArn", "url", "vpcId"}, extra...)
 		sort.Strings(want)
 		if strings.Join(got, ",") != strings.Join(want, ",") {
@@ -372,7 +373,13 @@ func TestStackScalingAndAlarms(t *testing.T) {
 	if strings.Join(svc.IgnoreChanges, ",") != "desiredCount" {
 		t.Errorf("prod service ignores %v, want desiredCount (autoscaling owns it)", svc.IgnoreChanges)
 	}
-	if len(prod.OfType("aws:cloudwatch/metricAlarm:MetricAlarm")) != 3 || len(svc.Strs("alarms.alarmNames")) != 3 || !svc.Bool("alarms.rollback") {
+	deploymentAlarms := 0
+	for _, a := range prod.OfType("aws:cloudwatch/metricAlarm:MetricAlarm") {
+		if strings.HasPrefix(a.Name, "api-") && slices.Contains(svc.Strs("alarms.alarmNames"), a.Out("name")) {
+			deploymentAlarms++
+		}
+	}
+	if deploymentAlarms != 3 || len(svc.Strs("alarms.alarmNames")) != 3 || !svc.Bool("alarms.rollback") {
 		t.Errorf("prod deployment alarms %v, want three with rollback", svc.Inputs["alarms"])
 	}
 	if got := one(t, prod, "aws:ecs/capacityProvider:CapacityProvider").Num("autoScalingGroupProvider.managedScaling.targetCapacity"); got != 90 {

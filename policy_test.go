@@ -244,6 +244,13 @@ func TestPolicyControlsCatchViolations(t *testing.T) {
 			set(find(s, "aws:ecs/capacityProvider:CapacityProvider", "cluster-capacity").Inputs, "autoScalingGroupProvider.managedScaling.status", str("DISABLED"))
 		},
 		"APP.REL.7": func(s *policy.Stack) { set(find(s, tService, "api").Inputs, "desiredCount", num(2)) },
+		"CloudWatch.15": func(s *policy.Stack) {
+			set(find(s, "aws:cloudwatch/metricAlarm:MetricAlarm", "api-5xx-rate").Inputs, "alarmActions", resource.NewArrayProperty(nil))
+		},
+		"APP.OPS.1": func(s *policy.Stack) {
+			set(find(s, "aws:sns/topic:Topic", "alerts").Inputs, "kmsMasterKeyId", str("alias/aws/sns"))
+		},
+		"KMS.4": func(s *policy.Stack) { set(find(s, "aws:kms/key:Key", "alerts-key").Inputs, "enableKeyRotation", bln(false)) },
 	}
 
 	for _, c := range policy.Controls() {

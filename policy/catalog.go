@@ -1,7 +1,7 @@
 package policy
 
 // catalog is every control, by area.
-var catalog = concat(networkControls, loadBalancerControls, computeControls, iamControls, dataControls, reliabilityControls)
+var catalog = concat(networkControls, loadBalancerControls, computeControls, iamControls, dataControls, reliabilityControls, operationsControls)
 
 func concat(groups ...[]Control) []Control {
 	var out []Control

@@ -71,6 +71,10 @@ const (
 	typeEventTarget       = "aws:cloudwatch/eventTarget:EventTarget"
 	typeDBInstance        = "aws:rds/instance:Instance"
 	typeCacheGroup        = "aws:elasticache/replicationGroup:ReplicationGroup"
+	typeMetricAlarm       = "aws:cloudwatch/metricAlarm:MetricAlarm"
+	typeTopic             = "aws:sns/topic:Topic"
+	typeTopicPolicy       = "aws:sns/topicPolicy:TopicPolicy"
+	typeKMSKey            = "aws:kms/key:Key"
 )
 
 // container is the part of an ECS container definition the controls read.

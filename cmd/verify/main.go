@@ -71,6 +71,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		Interval: *interval,
 	}
 	fmt.Fprintf(stdout, "verifying %s/%s in %s (up to %s)\n", outputs.ClusterName, outputs.ServiceName, outputs.Region, *timeout)
+	if outputs.DashboardURL != "" {
+		fmt.Fprintf(stdout, "dashboard: %s\n", outputs.DashboardURL)
+	}
 	if err := v.Run(ctx, outputs, *timeout); err != nil {
 		if !errors.Is(err, verify.ErrFailed) {
 			fmt.Fprintln(stderr, err)

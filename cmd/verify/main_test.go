@@ -46,7 +46,8 @@ func TestRunTalksToTheConfiguredEndpoint(t *testing.T) {
 	if err := os.WriteFile(outputs, []byte(`{"region":"us-east-1","clusterName":"absent","serviceName":"absent",
 	  "taskDefinitionArn":"arn:aws:ecs:us-east-1:123456789012:task-definition/absent:1",
 	  "targetGroupArn":"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/absent/0123456789abcdef",
-	  "url":"http://127.0.0.1:1","healthCheckPath":"/health"}`), 0o600); err != nil {
+	  "url":"http://127.0.0.1:1","healthCheckPath":"/health",
+	  "dashboardUrl":"https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards/dashboard/ecs-api-dev-monitoring"}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
@@ -54,7 +55,8 @@ func TestRunTalksToTheConfiguredEndpoint(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit %d, want 1\n%s%s", code, stdout.String(), stderr.String())
 	}
-	for _, want := range []string{"verifying absent/absent in us-east-1", "ClusterNotFoundException", "TargetGroupNotFound", "FAIL  http", "deploy FAILED"} {
+	for _, want := range []string{"verifying absent/absent in us-east-1",
+		"dashboard: https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards/dashboard/ecs-api-dev-monitoring", "ClusterNotFoundException", "TargetGroupNotFound", "FAIL  http", "deploy FAILED"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout.String())
 		}

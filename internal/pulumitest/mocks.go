@@ -236,6 +236,28 @@ func computed(typ, name string, out resource.PropertyMap) {
 		if v, ok := out["namePrefix"]; ok && v.IsString() {
 			setDefault("name", v.StringValue()+"20261125000000000000000001")
 		}
+		setDefault("name", name)
+		setDefault("arn", fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s", Region, Account, out["name"].StringValue()))
+	// The ARN formats of the services whose ARNs policies match by pattern (alarm:*, rule/*).
+	case "aws:sns/topic:Topic":
+		setDefault("arn", fmt.Sprintf("arn:aws:sns:%s:%s:%s", Region, Account, name))
+	case "aws:kms/key:Key":
+		keyID := fmt.Sprintf("0f1e2d3c-4b5a-6978-8695-%012d", len(name))
+		setDefault("keyId", keyID)
+		setDefault("arn", fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", Region, Account, keyID))
+	case "aws:cloudwatch/metricAlarm:MetricAlarm":
+		setDefault("name", name)
+		setDefault("arn", fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s", Region, Account, name))
+	case "aws:cloudwatch/eventRule:EventRule":
+		setDefault("name", name)
+		setDefault("arn", fmt.Sprintf("arn:aws:events:%s:%s:rule/%s", Region, Account, name))
+	case "aws:sqs/queue:Queue":
+		setDefault("name", name)
+		setDefault("arn", fmt.Sprintf("arn:aws:sqs:%s:%s:%s", Region, Account, name))
+		setDefault("url", fmt.Sprintf("https://sqs.%s.amazonaws.com/%s/%s", Region, Account, name))
+	case "aws:sfn/stateMachine:StateMachine":
+		setDefault("name", name)
+		setDefault("arn", fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", Region, Account, name))
 	}
 	if strings.HasPrefix(typ, "pulumi:providers:") {
 		return

@@ -34,6 +34,8 @@ type Outputs struct {
 	// CertificateArn and DomainNames are set when the stack serves HTTPS (on its own domain).
 	CertificateArn string   `json:"certificateArn"`
 	DomainNames    []string `json:"domainNames"`
+	// DashboardURL is the stack's CloudWatch dashboard, printed so whoever deploys can watch it.
+	DashboardURL string `json:"dashboardUrl"`
 }
 
 // ParseOutputs reads the outputs JSON and says which required ones are missing.
