@@ -105,6 +105,21 @@ func TestConfigRejectsBadInputNamingTheKey(t *testing.T) {
 		{name: "env sets the cron flag", overrides: map[string]string{"env": `{"CRON_ENABLED":"true"}`}, key: "env:"},
 		{name: "cron flag not a name", overrides: map[string]string{"cronFlag": "cron-enabled"}, key: "cronFlag:"},
 		{name: "worker without command", overrides: map[string]string{"worker": `{"enabled":true}`}, key: "worker.command:"},
+		{name: "alerts email malformed", overrides: map[string]string{"alerts": `{"enabled":true,"emails":["oncall"]}`}, key: "alerts.emails:"},
+		{name: "alerts email with display name", overrides: map[string]string{"alerts": `{"enabled":true,"emails":["On Call <oncall@example.com>"]}`}, key: "alerts.emails:"},
+		{name: "alerts email twice", overrides: map[string]string{"alerts": `{"enabled":true,"emails":["a@example.com","A@example.com"]}`}, key: "alerts.emails:"},
+		{name: "alerts too many emails", overrides: map[string]string{"alerts": `{"enabled":true,"emails":["a1@x.io","a2@x.io","a3@x.io","a4@x.io","a5@x.io","a6@x.io","a7@x.io","a8@x.io","a9@x.io","a10@x.io","a11@x.io"]}`}, key: "alerts.emails:"},
+		{name: "alerts topic not an ARN", overrides: map[string]string{"alerts": `{"enabled":true,"topicArn":"chatbot-alerts"}`}, key: "alerts.topicArn:"},
+		{name: "alerts topic is FIFO", overrides: map[string]string{"alerts": `{"enabled":true,"topicArn":"arn:aws:sns:us-east-1:123456789012:alerts.fifo"}`}, key: "alerts.topicArn:"},
+		{name: "alerts unknown field", overrides: map[string]string{"alerts": `{"enabled":true,"email":"a@example.com"}`}, key: "alerts:"},
+		{name: "alerts shortfall over a day", overrides: map[string]string{"alerts": `{"enabled":true,"thresholds":{"taskShortfallMinutes":1441}}`}, key: "alerts.thresholds.taskShortfallMinutes:"},
+		{name: "alerts capacity wait zero", overrides: map[string]string{"alerts": `{"enabled":true,"thresholds":{"capacityWaitMinutes":0}}`}, key: "alerts.thresholds.capacityWaitMinutes:"},
+		{name: "alerts stops negative", overrides: map[string]string{"alerts": `{"enabled":true,"thresholds":{"unexpectedStops":-1}}`}, key: "alerts.thresholds.unexpectedStops:"},
+		{name: "alerts cpu above 100", overrides: map[string]string{"alerts": `{"enabled":true,"thresholds":{"databaseCpuPercent":101}}`}, key: "alerts.thresholds.databaseCpuPercent:"},
+		{name: "alerts free storage 100", overrides: map[string]string{"alerts": `{"enabled":true,"thresholds":{"databaseFreeStoragePercent":100}}`}, key: "alerts.thresholds.databaseFreeStoragePercent:"},
+		{name: "alerts cache memory zero", overrides: map[string]string{"alerts": `{"enabled":true,"thresholds":{"cacheMemoryPercent":0}}`}, key: "alerts.thresholds.cacheMemoryPercent:"},
+		{name: "alerts connections unknown for the class", overrides: map[string]string{
+			"alerts": `{"enabled":true}`, "database": `{"enabled":true,"instanceClass":"db.x2g.large"}`}, key: "alerts.thresholds.databaseConnections:"},
 		{name: "database version too old", overrides: map[string]string{"database": `{"enabled":true,"engineVersion":"11"}`}, key: "database.engineVersion:"},
 		{name: "database version not a version", overrides: map[string]string{"database": `{"enabled":true,"engineVersion":"latest"}`}, key: "database.engineVersion:"},
 		{name: "database class malformed", overrides: map[string]string{"database": `{"enabled":true,"instanceClass":"t4g.micro"}`}, key: "database.instanceClass:"},
@@ -332,5 +347,31 @@ func TestPeakRolloutRoom(t *testing.T) {
 				t.Errorf("error %v, want one naming %s", err, tc.key)
 			}
 		})
+	}
+}
+
+// TestDatabaseConnectionsThreshold: RDS for PostgreSQL's default max_connections is
+// LEAST({DBInstanceClassMemory/9531392}, 5000) ("Quotas and constraints for Amazon RDS", RDS User
+// Guide); the alarm fires at 80 % of it, or at the configured number.
+func TestDatabaseConnectionsThreshold(t *testing.T) {
+	for _, tc := range []struct {
+		class      string
+		configured int
+		want       int
+	}{
+		{class: "db.t4g.micro", want: 101 * 8 / 10},     // 1 GiB: 966367641 / 9531392 = 101
+		{class: "db.t4g.small", want: 202 * 8 / 10},     // 2 GiB
+		{class: "db.m7g.large", want: 811 * 8 / 10},     // 8 GiB
+		{class: "db.r6g.16xlarge", want: 5000 * 8 / 10}, // 512 GiB: capped at 5000
+		{class: "db.m7g.large", configured: 300, want: 300},
+	} {
+		c := &config.Config{Database: config.DatabaseConfig{Enabled: true, InstanceClass: tc.class}}
+		c.Alerts.Thresholds.DatabaseConnections = tc.configured
+		if got := c.DatabaseConnectionsThreshold(); got != tc.want {
+			t.Errorf("%s (configured %d): threshold %d, want %d", tc.class, tc.configured, got, tc.want)
+		}
+	}
+	if _, ok := config.DatabaseMaxConnections("db.x2g.large"); ok {
+		t.Error("a class whose memory the program does not know got an estimate")
 	}
 }
