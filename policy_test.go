@@ -250,7 +250,9 @@ func TestPolicyControlsCatchViolations(t *testing.T) {
 		"APP.OPS.1": func(s *policy.Stack) {
 			set(find(s, "aws:sns/topic:Topic", "alerts").Inputs, "kmsMasterKeyId", str("alias/aws/sns"))
 		},
-		"KMS.4": func(s *policy.Stack) { set(find(s, "aws:kms/key:Key", "alerts-key").Inputs, "enableKeyRotation", bln(false)) },
+		"KMS.4": func(s *policy.Stack) {
+			set(find(s, "aws:kms/key:Key", "alerts-key").Inputs, "enableKeyRotation", bln(false))
+		},
 	}
 
 	for _, c := range policy.Controls() {

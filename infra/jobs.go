@@ -39,8 +39,8 @@ type ScheduledJobs struct {
 	DeadLetterQueueURL pulumi.StringOutput    `pulumi:"deadLetterQueueUrl"`
 	// DeadLetterQueueName names the queue in SQS's metrics.
 	DeadLetterQueueName pulumi.StringOutput `pulumi:"deadLetterQueueName"`
-	// Families are the jobs' task definition families: the group "family:<family>" of their tasks.
-	Families []string
+	// Families maps each job's name to its task definition family: its tasks' group is "family:<family>".
+	Families map[string]string
 }
 
 // ScheduledJobsArgs: the jobs run the app's code in the app's runtime (cluster, roles, logs).
@@ -107,7 +107,10 @@ func (j *ScheduledJobs) job(ctx *pulumi.Context, name string, job config.JobConf
 	prefix := name + "-" + job.Name
 	rt := args.Runtime
 	family := taskFamily(ctx.Project(), ctx.Stack(), "job-"+job.Name)
-	j.Families = append(j.Families, family)
+	if j.Families == nil {
+		j.Families = map[string]string{}
+	}
+	j.Families[job.Name] = family
 	fail := func(what string, err error) (*ecs.TaskDefinition, *sfn.StateMachine, error) {
 		return nil, nil, fmt.Errorf("job %s: %s: %w", job.Name, what, err)
 	}

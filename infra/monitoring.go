@@ -31,7 +31,8 @@ type MonitoredService struct {
 
 // MonitoredJobs are the scheduled jobs: their task families, state machines and dead-letter queue.
 type MonitoredJobs struct {
-	Families         []string
+	// Families maps each job's name to its task definition family.
+	Families         map[string]string
 	StateMachineArns pulumi.StringMapInput
 	DeadLetterQueue  pulumi.StringInput // queue name
 }
@@ -76,8 +77,9 @@ type MonitoringArgs struct {
 // Metric names and the namespace of the stack's own metric (unexpected task stops).
 const (
 	UnexpectedStopsMetric = "UnexpectedTaskStops"
-	// MaxEventPatternLength is EventBridge PutRule's limit on EventPattern.
-	MaxEventPatternLength = 4096
+	// MaxEventPatternLength is EventBridge's default quota on a rule's event pattern ("Amazon
+	// EventBridge quotas": 2048 characters, adjustable to 4096).
+	MaxEventPatternLength = 2048
 )
 
 // MetricNamespace is the stack's own CloudWatch namespace; AWS reserves the "AWS/" prefix.
@@ -318,34 +320,28 @@ func (w *watcher) rules() error {
 		return err
 	}
 
+	// One rule per job and per state machine keeps every pattern far below EventBridge's size limit,
+	// however many jobs there are.
 	if j := a.Jobs; j != nil {
-		pattern := a.ClusterArn.ToStringOutput().ApplyT(func(cluster string) string {
-			return JobTaskFailedPattern(cluster, j.Families)
-		}).(pulumi.StringOutput)
-		if err := w.notify("job-task-failed", "A scheduled job's task exited non-zero or never started", pattern,
-			map[string]string{"group": "$.detail.group", "exitCode": "$.detail.containers[0].exitCode", "reason": "$.detail.stoppedReason", "stopCode": "$.detail.stopCode", "task": "$.detail.taskArn"},
-			fmt.Sprintf("[%s] Job task of <group> stopped: exit code <exitCode>, <stopCode>: <reason>. Task <task>. Its output is in the app's log group, under the stream prefix job- and the job's name. The run retries; if it still fails a 'job run failed' alert follows.", w.stack)); err != nil {
-			return err
+		for _, job := range slices.Sorted(maps.Keys(j.Families)) {
+			family := j.Families[job]
+			pattern := a.ClusterArn.ToStringOutput().ApplyT(func(cluster string) string {
+				return JobTaskFailedPattern(cluster, []string{family})
+			}).(pulumi.StringOutput)
+			if err := w.notify("job-"+job+"-task-failed", fmt.Sprintf("A task of the %s job exited non-zero or never started", job), pattern,
+				map[string]string{"exitCode": "$.detail.containers[0].exitCode", "reason": "$.detail.stoppedReason", "stopCode": "$.detail.stopCode", "task": "$.detail.taskArn"},
+				fmt.Sprintf("[%s] A task of the %s job stopped: exit code <exitCode>, <stopCode>: <reason>. Task <task>. Its output is in the app's log group under the stream prefix job-%s. The run retries; if it still fails, a 'run failed' alert follows.", w.stack, job, job)); err != nil {
+				return err
+			}
+			machine := j.StateMachineArns.ToStringMapOutput().MapIndex(pulumi.String(job))
+			if err := w.runFailed("job-"+job+"-run-failed", fmt.Sprintf("A run of the %s job failed after its retries, timed out or was aborted", job), machine); err != nil {
+				return err
+			}
 		}
 	}
-	if a.Jobs != nil || a.RotationStateMachineArn != nil {
-		jobMachines, rotation := pulumi.StringMap{}.ToStringMapOutput(), pulumi.String("").ToStringOutput()
-		if a.Jobs != nil {
-			jobMachines = a.Jobs.StateMachineArns.ToStringMapOutput()
-		}
-		if a.RotationStateMachineArn != nil {
-			rotation = a.RotationStateMachineArn.ToStringOutput()
-		}
-		pattern := pulumi.All(jobMachines, rotation).ApplyT(func(v []any) string {
-			arns := slices.Collect(maps.Values(v[0].(map[string]string)))
-			if r := v[1].(string); r != "" {
-				arns = append(arns, r)
-			}
-			return RunFailedPattern(arns)
-		}).(pulumi.StringOutput)
-		if err := w.notify("run-failed", "A job run or the database rotation redeploy failed", pattern,
-			map[string]string{"machine": "$.detail.stateMachineArn", "status": "$.detail.status", "execution": "$.detail.executionArn"},
-			fmt.Sprintf("[%s] Run <execution> of <machine> ended <status>. Step Functions console (%s/states/home?region=%s) > State machines > the machine > the run: its events show the task's exit code and stopped reason, or the error that stopped it.", w.stack, console, a.Region)); err != nil {
+	if a.RotationStateMachineArn != nil {
+		if err := w.runFailed("db-rotation-failed", "The redeploy after a database password rotation failed: tasks may hold the old password",
+			a.RotationStateMachineArn.ToStringOutput()); err != nil {
 			return err
 		}
 	}
@@ -358,6 +354,15 @@ func (w *watcher) rules() error {
 		}
 	}
 	return nil
+}
+
+// runFailed notifies when a run of the state machine does not succeed.
+func (w *watcher) runFailed(suffix, description string, machine pulumi.StringOutput) error {
+	a := w.args
+	return w.notify(suffix, description, machine.ApplyT(func(arn string) string { return RunFailedPattern([]string{arn}) }).(pulumi.StringOutput),
+		map[string]string{"machine": "$.detail.stateMachineArn", "status": "$.detail.status", "execution": "$.detail.executionArn"},
+		fmt.Sprintf("[%s] %s: run <execution> of <machine> ended <status>. Step Functions console (%s/states/home?region=%s) > State machines > the machine > the run: its events show the task's exit code and stopped reason, or the error that stopped it.",
+			w.stack, description, ConsoleURL(a.Partition, a.Region), a.Region))
 }
 
 // notify creates a rule and one target per destination, each turning the event into one sentence.

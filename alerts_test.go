@@ -1,0 +1,608 @@
+package main
+
+// Alerts and the dashboard over the whole graph of every stack file and variant: who is told, by
+// which alarm or rule, what AWS accepts of each (PutMetricAlarm, PutRule, PutTargets, key and topic
+// policies), and that every name they watch is the stack's own resource.
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/acme/ecs-api/config"
+	"github.com/acme/ecs-api/infra"
+	"github.com/acme/ecs-api/internal/pulumitest"
+)
+
+const (
+	alarmType     = "aws:cloudwatch/metricAlarm:MetricAlarm"
+	ruleType      = "aws:cloudwatch/eventRule:EventRule"
+	targetType    = "aws:cloudwatch/eventTarget:EventTarget"
+	topicType     = "aws:sns/topic:Topic"
+	keyType       = "aws:kms/key:Key"
+	dashboardType = "aws:cloudwatch/dashboard:Dashboard"
+)
+
+// loadedConfig is the validated config of a stack variant, as the program sees it.
+func loadedConfig(t *testing.T, stack string, v variant) *config.Config {
+	t.Helper()
+	project, cfg := variantConfig(t, stack, v)
+	c, err := config.ParseConfig(project, stack, cfg["aws:region"], func(key string) string { return cfg[project+":"+key] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// monitoringRules are the rules that notify people (all but the one that counts task stops and the
+// rotation's own trigger).
+func monitoringRules(m *pulumitest.Mocks) []*pulumitest.Resource {
+	var out []*pulumitest.Resource
+	for _, r := range m.OfType(ruleType) {
+		if strings.HasPrefix(r.Name, "monitoring-") && r.Name != "monitoring-task-stops" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// arnLike is IAM's ArnLike: * matches any run of characters, ? any one.
+func arnLike(pattern, arn string) bool {
+	re := "^" + strings.NewReplacer(`\*`, ".*", `\?`, ".").Replace(regexp.QuoteMeta(pattern)) + "$"
+	return regexp.MustCompile(re).MatchString(arn)
+}
+
+// TestAlertsReachEveryoneFromEveryAlarmAndRule: with alerts on, every alarm of the stack notifies the
+// stack's topic and the configured one on ALARM and on OK, every rule that needs a person has one
+// target per topic, each address is subscribed to the topics, and the cache sends its events to its
+// own topic. With alerts off, nothing notifies anyone and no topic or key exists.
+func TestAlertsReachEveryoneFromEveryAlarmAndRule(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, stack string, v variant, m *pulumitest.Mocks) {
+		c := loadedConfig(t, stack, v)
+		if !c.Alerts.Enabled {
+			if n := len(m.OfType(topicType)) + len(m.OfType(keyType)) + len(monitoringRules(m)); n != 0 {
+				t.Errorf("alerts off, yet %d topics, keys or notifying rules", n)
+			}
+			for _, a := range m.OfType(alarmType) {
+				if a.Len("alarmActions") != 0 {
+					t.Errorf("alerts off, yet alarm %s notifies %v", a.Name, a.Strs("alarmActions"))
+				}
+			}
+			return
+		}
+		topic := m.Named(topicType, "alerts")
+		if topic == nil {
+			t.Fatal("alerts on but no alert topic")
+		}
+		want := []string{topic.Out("arn")}
+		if c.Alerts.TopicArn != "" {
+			want = append(want, c.Alerts.TopicArn)
+		}
+		sort.Strings(want)
+		if got := m.Exports["alertTopicArn"]; got != topic.Out("arn") {
+			t.Errorf("alertTopicArn output %v, want %s", got, topic.Out("arn"))
+		}
+
+		alarms := m.OfType(alarmType)
+		if len(alarms) < 5 {
+			t.Errorf("only %d alarms with alerts on", len(alarms))
+		}
+		for _, a := range alarms {
+			for _, key := range []string{"alarmActions", "okActions"} {
+				if got := sorted(a.Strs(key)); strings.Join(got, ",") != strings.Join(want, ",") {
+					t.Errorf("alarm %s %s %v, want %v", a.Name, key, got, want)
+				}
+			}
+		}
+
+		targets := map[string][]string{}
+		for _, tg := range m.OfType(targetType) {
+			targets[tg.Str("rule")] = append(targets[tg.Str("rule")], tg.Str("arn"))
+		}
+		wantRules := []string{"monitoring-deployment-failed"}
+		for _, j := range c.Jobs {
+			wantRules = append(wantRules, "monitoring-job-"+j.Name+"-task-failed", "monitoring-job-"+j.Name+"-run-failed")
+		}
+		if c.Database.Enabled {
+			wantRules = append(wantRules, "monitoring-db-event", "monitoring-db-rotation-failed")
+		}
+		var gotRules []string
+		for _, r := range monitoringRules(m) {
+			gotRules = append(gotRules, r.Name)
+			if got := sorted(targets[r.Out("name")]); strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("rule %s notifies %v, want %v", r.Name, got, want)
+			}
+		}
+		if strings.Join(sorted(gotRules), ",") != strings.Join(sorted(wantRules), ",") {
+			t.Errorf("notifying rules %v, want %v", sorted(gotRules), sorted(wantRules))
+		}
+
+		subscribed := map[string][]string{}
+		for _, s := range m.OfType("aws:sns/topicSubscription:TopicSubscription") {
+			if s.Str("protocol") != "email" {
+				t.Errorf("subscription %s uses %s", s.Name, s.Str("protocol"))
+			}
+			subscribed[s.Str("topic")] = append(subscribed[s.Str("topic")], s.Str("endpoint"))
+		}
+		topics := []*pulumitest.Resource{topic}
+		cacheTopic := m.Named(topicType, "alerts-cache-events")
+		if c.Cache.Enabled {
+			if cacheTopic == nil {
+				t.Fatal("a cache but no topic for its events")
+			}
+			topics = append(topics, cacheTopic)
+			// ElastiCache drops events to an encrypted topic ("Event Notifications and Amazon SNS").
+			if cacheTopic.Has("kmsMasterKeyId") {
+				t.Error("the cache events topic is encrypted: ElastiCache would mark it inactive and drop its events")
+			}
+			if got := one(t, m, "aws:elasticache/replicationGroup:ReplicationGroup").Str("notificationTopicArn"); got != cacheTopic.Out("arn") {
+				t.Errorf("the cache notifies %q, want its events topic", got)
+			}
+		} else if cacheTopic != nil {
+			t.Error("a cache events topic without a cache")
+		}
+		for _, tp := range topics {
+			if got := sorted(subscribed[tp.Out("arn")]); strings.Join(got, ",") != strings.Join(sorted(c.Alerts.Emails), ",") {
+				t.Errorf("topic %s subscribes %v, want %v", tp.Name, got, c.Alerts.Emails)
+			}
+		}
+	})
+}
+
+// TestAlertTopicAdmitsExactlyItsPublishers: the topic is encrypted with the stack's key; the key
+// policy keeps the account as administrator and lets exactly CloudWatch and EventBridge use it for
+// SNS (kms:GenerateDataKey* and kms:Decrypt, "Enable compatibility between event sources from AWS
+// services and encrypted topics"); the topic policy lets exactly those two publish, from this
+// account, and its SourceArn patterns admit every alarm and every notifying rule of the stack, so
+// none of them is refused.
+func TestAlertTopicAdmitsExactlyItsPublishers(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, stack string, v variant, m *pulumitest.Mocks) {
+		topic := m.Named(topicType, "alerts")
+		if topic == nil {
+			return
+		}
+		key := one(t, m, keyType)
+		if topic.Str("kmsMasterKeyId") != key.Out("arn") || !key.Bool("enableKeyRotation") {
+			t.Errorf("topic key %q (rotation %v), want the stack's key %s, rotated", topic.Str("kmsMasterKeyId"), key.Bool("enableKeyRotation"), key.Out("arn"))
+		}
+		type statement struct {
+			Sid       string
+			Principal map[string]string
+			Action    []string
+			Resource  []string
+			Condition map[string]map[string]string
+		}
+		var keyPolicy, topicPolicy struct{ Statement []statement }
+		if err := json.Unmarshal([]byte(key.Str("policy")), &keyPolicy); err != nil {
+			t.Fatal(err)
+		}
+		policy := one(t, m, "aws:sns/topicPolicy:TopicPolicy")
+		if err := json.Unmarshal([]byte(policy.Str("policy")), &topicPolicy); err != nil || policy.Str("arn") != topic.Out("arn") {
+			t.Fatalf("topic policy on %q: %v", policy.Str("arn"), err)
+		}
+		keyUsers := map[string]string{}
+		for _, st := range keyPolicy.Statement {
+			switch {
+			case st.Principal["AWS"] == "arn:aws:iam::"+pulumitest.Account+":root":
+				keyUsers["account"] = strings.Join(st.Action, ",")
+			case st.Principal["Service"] != "":
+				keyUsers[st.Principal["Service"]] = strings.Join(st.Action, ",")
+			default:
+				t.Errorf("key policy statement %s for %v", st.Sid, st.Principal)
+			}
+		}
+		wantKey := map[string]string{"account": "kms:*", "cloudwatch.amazonaws.com": "kms:Decrypt,kms:GenerateDataKey*", "events.amazonaws.com": "kms:Decrypt,kms:GenerateDataKey*"}
+		if fmt.Sprint(keyUsers) != fmt.Sprint(wantKey) {
+			t.Errorf("key policy grants %v, want %v", keyUsers, wantKey)
+		}
+
+		sourceArn := map[string]string{}
+		for _, st := range topicPolicy.Statement {
+			service := st.Principal["Service"]
+			if strings.Join(st.Action, ",") != "sns:Publish" || strings.Join(st.Resource, ",") != topic.Out("arn") ||
+				st.Condition["StringEquals"]["aws:SourceAccount"] != pulumitest.Account {
+				t.Errorf("topic policy statement %s: %+v", st.Sid, st)
+			}
+			sourceArn[service] = st.Condition["ArnLike"]["aws:SourceArn"]
+		}
+		if len(sourceArn) != 2 || sourceArn["cloudwatch.amazonaws.com"] == "" || sourceArn["events.amazonaws.com"] == "" {
+			t.Fatalf("topic policy admits %v, want exactly CloudWatch and EventBridge", sourceArn)
+		}
+		for _, a := range m.OfType(alarmType) {
+			if !arnLike(sourceArn["cloudwatch.amazonaws.com"], a.Out("arn")) {
+				t.Errorf("alarm %s (%s) is not admitted by %s", a.Name, a.Out("arn"), sourceArn["cloudwatch.amazonaws.com"])
+			}
+		}
+		for _, r := range monitoringRules(m) {
+			if !arnLike(sourceArn["events.amazonaws.com"], r.Out("arn")) {
+				t.Errorf("rule %s (%s) is not admitted by %s", r.Name, r.Out("arn"), sourceArn["events.amazonaws.com"])
+			}
+		}
+	})
+}
+
+var (
+	metricQueryID = regexp.MustCompile(`^[a-z][a-zA-Z0-9_]*$`)
+	placeholder   = regexp.MustCompile(`<([A-Za-z0-9_.-]+)>`)
+)
+
+// TestAlarmsAndRulesFitWhatAWSAccepts: PutMetricAlarm takes a period of 10, 30 or a multiple of 60
+// seconds, evaluates at most a day (period x evaluation periods <= 86400), at most as many datapoints
+// as periods, a description of at most 1024 characters, and either one metric or metric queries whose
+// ids start with a lowercase letter, are unique, and of which exactly one returns data. PutRule takes
+// an event pattern of at most 2048 characters (the default "Event pattern size" quota); PutTargets
+// an input template of at most 8192 characters and at most 100 input paths, and EventBridge fills
+// only the placeholders the paths define (an undefined one is sent as is). Log groups that EventBridge
+// writes to must be named /aws/events/...; CloudWatch Logs resource policy names are at most 255.
+func TestAlarmsAndRulesFitWhatAWSAccepts(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, stack string, v variant, m *pulumitest.Mocks) {
+		for _, a := range m.OfType(alarmType) {
+			periods := []float64{a.Num("period")}
+			if a.Has("metricQueries") == a.Has("metricName") {
+				t.Errorf("alarm %s: want exactly one of metricName and metricQueries", a.Name)
+			}
+			if a.Has("metricQueries") {
+				periods = nil
+				ids, returned := map[string]bool{}, 0
+				for i := 0; i < a.Len("metricQueries"); i++ {
+					q := fmt.Sprintf("metricQueries.%d.", i)
+					id := a.Str(q + "id")
+					if !metricQueryID.MatchString(id) || ids[id] {
+						t.Errorf("alarm %s: metric query id %q is malformed or repeated", a.Name, id)
+					}
+					ids[id] = true
+					if a.Bool(q + "returnData") {
+						returned++
+					}
+					if a.Has(q + "metric") {
+						periods = append(periods, a.Num(q+"metric.period"))
+					}
+				}
+				if returned != 1 {
+					t.Errorf("alarm %s: %d metric queries return data, want 1", a.Name, returned)
+				}
+			}
+			for _, p := range periods {
+				if p != 10 && p != 30 && (p < 60 || int(p)%60 != 0) {
+					t.Errorf("alarm %s: period %v", a.Name, p)
+				}
+				if p*a.Num("evaluationPeriods") > 86400 {
+					t.Errorf("alarm %s evaluates %v x %v s, more than a day", a.Name, a.Num("evaluationPeriods"), p)
+				}
+			}
+			if e, d := a.Num("evaluationPeriods"), a.Num("datapointsToAlarm"); e < 1 || d < 1 || d > e {
+				t.Errorf("alarm %s: %v of %v datapoints", a.Name, d, e)
+			}
+			if len(a.Str("alarmDescription")) > infra.MaxAlarmDescription {
+				t.Errorf("alarm %s: description of %d characters", a.Name, len(a.Str("alarmDescription")))
+			}
+		}
+		for _, r := range m.OfType(ruleType) {
+			if n := len(r.Str("eventPattern")); n > infra.MaxEventPatternLength || n == 0 {
+				t.Errorf("rule %s: event pattern of %d characters", r.Name, n)
+			}
+		}
+		for _, tg := range m.OfType(targetType) {
+			if !tg.Has("inputTransformer") {
+				continue
+			}
+			paths := map[string]bool{}
+			for k := range tg.Inputs["inputTransformer"].ObjectValue()["inputPaths"].ObjectValue() {
+				paths[string(k)] = true
+			}
+			var text string
+			template := tg.Str("inputTransformer.inputTemplate")
+			if err := json.Unmarshal([]byte(template), &text); err != nil {
+				t.Errorf("target %s: template is not a JSON string: %v", tg.Name, err)
+			}
+			used := map[string]bool{}
+			for _, match := range placeholder.FindAllStringSubmatch(text, -1) {
+				used[match[1]] = true
+				if !paths[match[1]] {
+					t.Errorf("target %s: placeholder <%s> has no input path", tg.Name, match[1])
+				}
+			}
+			for p := range paths {
+				if !used[p] {
+					t.Errorf("target %s: input path %s is never used", tg.Name, p)
+				}
+			}
+			if len(template) > 8192 || len(paths) > 100 {
+				t.Errorf("target %s: template of %d characters, %d paths", tg.Name, len(template), len(paths))
+			}
+			if !strings.HasPrefix(text, "[ecs-api/"+stack+"] ") {
+				t.Errorf("target %s: the message does not start with the stack: %q", tg.Name, text)
+			}
+		}
+		for _, p := range m.OfType("aws:cloudwatch/logResourcePolicy:LogResourcePolicy") {
+			if len(p.Str("policyName")) > 255 {
+				t.Errorf("log resource policy name %q", p.Str("policyName"))
+			}
+		}
+		if lg := m.Named("aws:cloudwatch/logGroup:LogGroup", "monitoring-task-stops"); lg != nil && !strings.HasPrefix(lg.Str("name"), infra.EventsLogGroupPrefix) {
+			t.Errorf("EventBridge writes to %q, outside /aws/events/", lg.Str("name"))
+		}
+	})
+}
+
+// TestLongJobNamesKeepPatternsWithinTheQuota: each job has its own rules, so even many jobs with the
+// longest names leave every pattern within EventBridge's 2048-character default.
+func TestLongJobNamesKeepPatternsWithinTheQuota(t *testing.T) {
+	project, cfg := variantConfig(t, "prod", variant{})
+	var jobs []map[string]any
+	for i := 0; i < 12; i++ {
+		jobs = append(jobs, map[string]any{"name": fmt.Sprintf("%s-%02d", strings.Repeat("j", 29), i), "schedule": "rate(1 day)", "command": []string{"true"}})
+	}
+	b, _ := json.Marshal(jobs)
+	cfg[project+":jobs"] = string(b)
+	cfg[project+":maxInstances"] = "20"
+	m, err := pulumitest.Run(project, "prod", cfg, program)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(monitoringRules(m)); n < 24 {
+		t.Fatalf("%d notifying rules for 12 jobs", n)
+	}
+	for _, r := range m.OfType(ruleType) {
+		if n := len(r.Str("eventPattern")); n > infra.MaxEventPatternLength {
+			t.Errorf("rule %s: event pattern of %d characters", r.Name, n)
+		}
+	}
+}
+
+// TestAlarmsAndRulesWatchTheStacksOwnResources: every dimension and pattern names a resource of this
+// stack (its cluster, services, load balancer, capacity providers, database, cache nodes, queue,
+// job families and state machines), and each alarm measures the metric its name says against the
+// configured threshold.
+func TestAlarmsAndRulesWatchTheStacksOwnResources(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, stack string, v variant, m *pulumitest.Mocks) {
+		c := loadedConfig(t, stack, v)
+		if !c.Alerts.Enabled {
+			return
+		}
+		th := c.Alerts.Thresholds
+		cluster := one(t, m, "aws:ecs/cluster:Cluster")
+		lb := one(t, m, "aws:lb/loadBalancer:LoadBalancer")
+		var services, serviceArns []string
+		for _, s := range m.OfType("aws:ecs/service:Service") {
+			services = append(services, s.Out("name"))
+			serviceArns = append(serviceArns, strings.Replace(cluster.Out("arn"), ":cluster/", ":service/", 1)+"/"+s.Out("name"))
+		}
+		var providers []string
+		for _, cp := range m.OfType("aws:ecs/capacityProvider:CapacityProvider") {
+			providers = append(providers, cp.Out("name"))
+		}
+		type want struct {
+			namespace, metric, operator string
+			threshold                   float64
+			dims                        map[string]string
+		}
+		wants := map[string]want{
+			"monitoring-lb-5xx": {"AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "GreaterThanThreshold", float64(th.LoadBalancer5xxPerMinute),
+				map[string]string{"LoadBalancer": lb.Out("arnSuffix")}},
+			"monitoring-unexpected-task-stops": {infra.MetricNamespace("ecs-api", stack), infra.UnexpectedStopsMetric, "GreaterThanThreshold", float64(th.UnexpectedStops), nil},
+		}
+		if db := m.Named("aws:rds/instance:Instance", "db"); db != nil {
+			dims := map[string]string{"DBInstanceIdentifier": db.Out("identifier")}
+			wants["monitoring-db-cpu"] = want{"AWS/RDS", "CPUUtilization", "GreaterThanThreshold", float64(th.DatabaseCPUPercent), dims}
+			wants["monitoring-db-free-storage"] = want{"AWS/RDS", "FreeStorageSpace", "LessThanThreshold",
+				float64(c.Database.AllocatedStorage) * float64(th.DatabaseFreeStoragePercent) / 100 * (1 << 30), dims}
+			wants["monitoring-db-free-memory"] = want{"AWS/RDS", "FreeableMemory", "LessThanThreshold", float64(th.DatabaseFreeMemoryMiB) * (1 << 20), dims}
+			wants["monitoring-db-connections"] = want{"AWS/RDS", "DatabaseConnections", "GreaterThanThreshold", float64(c.DatabaseConnectionsThreshold()), dims}
+		}
+		if q := m.Named("aws:sqs/queue:Queue", "jobs-dlq"); q != nil {
+			wants["monitoring-job-dlq"] = want{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "GreaterThanThreshold", 0, map[string]string{"QueueName": q.Out("name")}}
+		}
+		for name, w := range wants {
+			a := m.Named(alarmType, name)
+			if a == nil {
+				t.Errorf("no alarm %s", name)
+				continue
+			}
+			dims := map[string]string{}
+			if a.Has("dimensions") {
+				for k, v := range a.Inputs["dimensions"].ObjectValue() {
+					dims[string(k)] = v.StringValue()
+				}
+			}
+			if a.Str("namespace") != w.namespace || a.Str("metricName") != w.metric || a.Str("comparisonOperator") != w.operator ||
+				a.Num("threshold") != w.threshold || fmt.Sprint(dims) != fmt.Sprint(w.dims) && len(w.dims) > 0 {
+				t.Errorf("alarm %s: %s %s %s %v %v, want %+v", name, a.Str("namespace"), a.Str("metricName"), a.Str("comparisonOperator"), a.Num("threshold"), dims, w)
+			}
+		}
+		filter := one(t, m, "aws:cloudwatch/logMetricFilter:LogMetricFilter")
+		if filter.Str("metricTransformation.namespace") != infra.MetricNamespace("ecs-api", stack) || filter.Str("metricTransformation.name") != infra.UnexpectedStopsMetric {
+			t.Errorf("the metric filter counts into %s %s, not what the alarm reads", filter.Str("metricTransformation.namespace"), filter.Str("metricTransformation.name"))
+		}
+
+		// Task counts per service and capacity waits per provider.
+		shortfalls, waits := 0, map[string]bool{}
+		for _, a := range m.OfType(alarmType) {
+			switch {
+			case strings.HasSuffix(a.Name, "-tasks-below-desired"):
+				shortfalls++
+				for _, id := range []string{"0", "1"} {
+					q := "metricQueries." + id + ".metric."
+					if a.Str(q+"dimensions.ClusterName") != cluster.Out("name") || !slices.Contains(services, a.Str(q+"dimensions.ServiceName")) ||
+						a.Str(q+"namespace") != "ECS/ContainerInsights" {
+						t.Errorf("alarm %s reads %s %s of %s/%s", a.Name, a.Str(q+"namespace"), a.Str(q+"metricName"), a.Str(q+"dimensions.ClusterName"), a.Str(q+"dimensions.ServiceName"))
+					}
+				}
+				if a.Num("evaluationPeriods")*60 != float64(th.TaskShortfallMinutes*60) {
+					t.Errorf("alarm %s waits %v minutes", a.Name, a.Num("evaluationPeriods"))
+				}
+			case strings.HasPrefix(a.Name, "monitoring-capacity-wait"):
+				if a.Str("metricName") != "CapacityProviderReservation" || a.Num("threshold") != 100 || a.Str("dimensions.ClusterName") != cluster.Out("name") {
+					t.Errorf("alarm %s: %s > %v", a.Name, a.Str("metricName"), a.Num("threshold"))
+				}
+				waits[a.Str("dimensions.CapacityProviderName")] = true
+			case strings.HasPrefix(a.Name, "monitoring-cache-"):
+				var nodes []string
+				for i := 0; i < a.Len("metricQueries"); i++ {
+					if id := a.Str(fmt.Sprintf("metricQueries.%d.metric.dimensions.CacheClusterId", i)); id != "" {
+						nodes = append(nodes, id)
+					}
+				}
+				members := one(t, m, "aws:elasticache/replicationGroup:ReplicationGroup").Outputs["memberClusters"]
+				var want []string
+				for _, mc := range members.ArrayValue() {
+					want = append(want, mc.StringValue())
+				}
+				if strings.Join(sorted(nodes), ",") != strings.Join(sorted(want), ",") || len(want) != 1+c.Cache.Replicas {
+					t.Errorf("alarm %s reads nodes %v, want every member cluster %v", a.Name, nodes, want)
+				}
+			}
+		}
+		if shortfalls != len(services) || len(waits) != len(providers) {
+			t.Errorf("%d shortfall alarms for %d services; capacity waits on %v for %v", shortfalls, len(services), waits, providers)
+		}
+
+		var pattern struct {
+			Resources []string `json:"resources"`
+			Detail    struct {
+				ClusterArn       []string `json:"clusterArn"`
+				Group            []string `json:"group"`
+				StateMachineArn  []string `json:"stateMachineArn"`
+				SourceIdentifier []string `json:"SourceIdentifier"`
+			} `json:"detail"`
+		}
+		read := func(name string) bool {
+			r := m.Named(ruleType, name)
+			if r == nil {
+				return false
+			}
+			pattern.Resources, pattern.Detail.ClusterArn, pattern.Detail.Group, pattern.Detail.StateMachineArn, pattern.Detail.SourceIdentifier = nil, nil, nil, nil, nil
+			if err := json.Unmarshal([]byte(r.Str("eventPattern")), &pattern); err != nil {
+				t.Fatal(err)
+			}
+			return true
+		}
+		if read("monitoring-deployment-failed"); strings.Join(sorted(pattern.Resources), ",") != strings.Join(sorted(serviceArns), ",") {
+			t.Errorf("deployment rule watches %v, want %v", pattern.Resources, serviceArns)
+		}
+		if read("monitoring-task-stops"); strings.Join(pattern.Detail.ClusterArn, ",") != cluster.Out("arn") || len(pattern.Detail.Group) != len(services) {
+			t.Errorf("task stops rule watches %v in %v", pattern.Detail.Group, pattern.Detail.ClusterArn)
+		}
+		for _, job := range c.Jobs {
+			td := m.Named("aws:ecs/taskDefinition:TaskDefinition", "jobs-"+job.Name+"-task")
+			if !read("monitoring-job-"+job.Name+"-task-failed") || strings.Join(pattern.Detail.Group, ",") != "family:"+td.Str("family") ||
+				strings.Join(pattern.Detail.ClusterArn, ",") != cluster.Out("arn") {
+				t.Errorf("job %s's task rule watches %v, want family:%s", job.Name, pattern.Detail.Group, td.Str("family"))
+			}
+			machine := m.Named("aws:sfn/stateMachine:StateMachine", "jobs-"+job.Name)
+			if !read("monitoring-job-"+job.Name+"-run-failed") || strings.Join(pattern.Detail.StateMachineArn, ",") != machine.Out("arn") {
+				t.Errorf("job %s's run rule watches %v, want %s", job.Name, pattern.Detail.StateMachineArn, machine.Out("arn"))
+			}
+		}
+		if db := m.Named("aws:rds/instance:Instance", "db"); db != nil {
+			if !read("monitoring-db-event") || strings.Join(pattern.Detail.SourceIdentifier, ",") != db.Out("identifier") {
+				t.Errorf("database rule watches %v", pattern.Detail.SourceIdentifier)
+			}
+			machine := m.Named("aws:sfn/stateMachine:StateMachine", "db-rotation")
+			if !read("monitoring-db-rotation-failed") || strings.Join(pattern.Detail.StateMachineArn, ",") != machine.Out("arn") {
+				t.Errorf("rotation rule watches %v", pattern.Detail.StateMachineArn)
+			}
+		}
+
+		// Unexpected stops reach the log group through a policy for exactly that rule.
+		stops, lg := m.Named(ruleType, "monitoring-task-stops"), m.Named("aws:cloudwatch/logGroup:LogGroup", "monitoring-task-stops")
+		var doc struct {
+			Statement []struct {
+				Principal map[string]string
+				Action    []string
+				Resource  []string
+				Condition map[string]map[string]string
+			}
+		}
+		if err := json.Unmarshal([]byte(one(t, m, "aws:cloudwatch/logResourcePolicy:LogResourcePolicy").Str("policyDocument")), &doc); err != nil {
+			t.Fatal(err)
+		}
+		admitted := false
+		for _, st := range doc.Statement {
+			if strings.Join(st.Resource, ",") != lg.Out("arn")+":*" || st.Condition["ArnEquals"]["aws:SourceArn"] != stops.Out("arn") {
+				t.Errorf("log policy statement %+v is not for that log group and rule", st)
+			}
+			admitted = admitted || st.Principal["Service"] == "events.amazonaws.com" && slices.Contains(st.Action, "logs:PutLogEvents")
+		}
+		if !admitted {
+			t.Error("the log resource policy does not let EventBridge put events")
+		}
+	})
+}
+
+// TestEveryStackHasItsDashboard: one dashboard per stack, named for it within CloudWatch's rules
+// (255 characters: letters, digits, - and _), whose link is an output; its widgets follow what the
+// stack has (no cache widgets without a cache), every alarm of the stack is on it, and its metrics
+// name the stack's own resources.
+func TestEveryStackHasItsDashboard(t *testing.T) {
+	dashboardName := regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+	forEachVariant(t, func(t *testing.T, stack string, v variant, m *pulumitest.Mocks) {
+		c := loadedConfig(t, stack, v)
+		d := one(t, m, dashboardType)
+		name := d.Str("dashboardName")
+		if !dashboardName.MatchString(name) || !strings.Contains(name, stack) {
+			t.Errorf("dashboard name %q", name)
+		}
+		if got, want := m.Exports["dashboardUrl"], infra.DashboardURL("aws", "us-east-1", name); got != want {
+			t.Errorf("dashboardUrl %v, want %s", got, want)
+		}
+		body := d.Str("dashboardBody")
+		var parsed struct {
+			Widgets []struct {
+				Type       string
+				Properties struct {
+					Title  string
+					Alarms []string
+				}
+			}
+		}
+		if err := json.Unmarshal([]byte(body), &parsed); err != nil {
+			t.Fatal(err)
+		}
+		titles := map[string]bool{}
+		var onDashboard []string
+		for _, w := range parsed.Widgets {
+			titles[strings.TrimPrefix(w.Properties.Title, "ecs-api/"+stack+": ")] = true
+			onDashboard = append(onDashboard, w.Properties.Alarms...)
+		}
+		for widget, present := range map[string]bool{
+			infra.WidgetRequests: true, infra.WidgetTasks: true, infra.WidgetCapacity: true,
+			infra.WidgetDatabase: c.Database.Enabled, infra.WidgetCache: c.Cache.Enabled, infra.WidgetCacheEvict: c.Cache.Enabled,
+			infra.WidgetJobs: len(c.Jobs) > 0, infra.WidgetAlarms: len(m.OfType(alarmType)) > 0,
+		} {
+			if titles[widget] != present {
+				t.Errorf("widget %q shown %v, want %v", widget, titles[widget], present)
+			}
+		}
+		var alarms []string
+		for _, a := range m.OfType(alarmType) {
+			alarms = append(alarms, a.Out("arn"))
+		}
+		if strings.Join(sorted(onDashboard), ",") != strings.Join(sorted(alarms), ",") {
+			t.Errorf("dashboard shows alarms %v, want every alarm %v", onDashboard, alarms)
+		}
+		for _, name := range []string{
+			one(t, m, "aws:ecs/cluster:Cluster").Out("name"), one(t, m, "aws:lb/loadBalancer:LoadBalancer").Out("arnSuffix"),
+			one(t, m, "aws:lb/targetGroup:TargetGroup").Out("arnSuffix"),
+		} {
+			if !strings.Contains(body, `"`+name+`"`) {
+				t.Errorf("the dashboard does not show %s", name)
+			}
+		}
+		for _, s := range m.OfType("aws:ecs/service:Service") {
+			if !strings.Contains(body, `"`+s.Out("name")+`"`) {
+				t.Errorf("the dashboard does not show service %s", s.Out("name"))
+			}
+		}
+	})
+}
+
+func sorted(values []string) []string {
+	out := append([]string(nil), values...)
+	sort.Strings(out)
+	return out
+}
