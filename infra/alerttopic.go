@@ -161,22 +161,22 @@ func AlertKeyPolicy(partition, account string) string {
 	}}.JSON()
 }
 
-// AlertTopicPolicy admits exactly this account's alarms and rules, each only for its own service
-// and account (aws:SourceArn and aws:SourceAccount guard against the confused deputy). Principals of
-// the account itself are governed by their IAM policies.
+// AlertTopicPolicy admits exactly CloudWatch, for this account's alarms in this region (aws:SourceAccount
+// and aws:SourceArn guard against the confused deputy, "Amazon SNS topic policy for CloudWatch
+// alarms"), and EventBridge, whose statement carries no condition: EventBridge does not support
+// Condition blocks in SNS topic policies ("Amazon SNS permissions", EventBridge User Guide; CDK's
+// SnsTopic target grants the same). Principals of the account are governed by their IAM policies.
 func AlertTopicPolicy(partition, region, account, topicArn string) string {
-	publisher := func(sid, service, sourceArn string) PolicyStatement {
+	publish := func(sid, service string) PolicyStatement {
 		return PolicyStatement{
 			Sid: sid, Effect: "Allow", Principal: map[string]string{"Service": service},
 			Action: []string{"sns:Publish"}, Resource: []string{topicArn},
-			Condition: map[string]map[string]string{
-				"StringEquals": {"aws:SourceAccount": account},
-				"ArnLike":      {"aws:SourceArn": sourceArn},
-			},
 		}
 	}
-	return PolicyDocument{Statement: []PolicyStatement{
-		publisher("CloudWatchAlarmsPublish", cloudWatchPrincipal, fmt.Sprintf("arn:%s:cloudwatch:%s:%s:alarm:*", partition, region, account)),
-		publisher("EventBridgeRulesPublish", eventBridgePrincipal, fmt.Sprintf("arn:%s:events:%s:%s:rule/*", partition, region, account)),
-	}}.JSON()
+	alarms := publish("CloudWatchAlarmsPublish", cloudWatchPrincipal)
+	alarms.Condition = map[string]map[string]string{
+		"StringEquals": {"aws:SourceAccount": account},
+		"ArnLike":      {"aws:SourceArn": fmt.Sprintf("arn:%s:cloudwatch:%s:%s:alarm:*", partition, region, account)},
+	}
+	return PolicyDocument{Statement: []PolicyStatement{alarms, publish("EventBridgeRulesPublish", eventBridgePrincipal)}}.JSON()
 }

@@ -414,10 +414,8 @@ func (w *watcher) countStops(serviceSet pulumi.ArrayOutput) error {
 	// A log group target needs a resource policy that lets EventBridge write to it; CloudWatch Logs
 	// keeps at most 10 of these per account and region ("CloudWatch Logs quotas").
 	policy, err := cloudwatch.NewLogResourcePolicy(w.ctx, w.name+"-task-stops", &cloudwatch.LogResourcePolicyArgs{
-		PolicyName: pulumi.String(family),
-		PolicyDocument: pulumi.All(logGroup.Arn, rule.Arn).ApplyT(func(v []any) string {
-			return EventsToLogsPolicy(v[0].(string), v[1].(string))
-		}).(pulumi.StringOutput),
+		PolicyName:     pulumi.String(family),
+		PolicyDocument: logGroup.Arn.ApplyT(EventsToLogsPolicy).(pulumi.StringOutput),
 	}, w.parent)
 	if err != nil {
 		return fmt.Errorf("task stops log policy: %w", err)
@@ -447,14 +445,14 @@ func (w *watcher) countStops(serviceSet pulumi.ArrayOutput) error {
 const EventsLogGroupPrefix = "/aws/events/"
 
 // EventsToLogsPolicy lets EventBridge (and the log delivery service it writes through) create
-// streams and put events in one log group, for one rule.
-func EventsToLogsPolicy(logGroupArn, ruleArn string) string {
+// streams and put events in one log group: the policy of "CloudWatch Logs permissions" (EventBridge
+// User Guide), narrowed from every /aws/events/ group to this one.
+func EventsToLogsPolicy(logGroupArn string) string {
 	statement := func(sid, service string) PolicyStatement {
 		return PolicyStatement{
 			Sid: sid, Effect: "Allow", Principal: map[string]string{"Service": service},
-			Action:    []string{"logs:CreateLogStream", "logs:PutLogEvents"},
-			Resource:  []string{logGroupArn + ":*"},
-			Condition: map[string]map[string]string{"ArnEquals": {"aws:SourceArn": ruleArn}},
+			Action:   []string{"logs:CreateLogStream", "logs:PutLogEvents"},
+			Resource: []string{logGroupArn + ":*"},
 		}
 	}
 	return PolicyDocument{Statement: []PolicyStatement{
