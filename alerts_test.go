@@ -166,6 +166,18 @@ func TestAlertTopicAdmitsExactlyItsPublishers(t *testing.T) {
 			return
 		}
 		key := one(t, m, keyType)
+		// KMS aliases: "alias/" and up to 250 of [A-Za-z0-9/_-], never under alias/aws/ (CreateAlias);
+		// SNS display names: up to 100 letters, digits, hyphens, underscores and spaces (CreateTopic).
+		alias := one(t, m, "aws:kms/alias:Alias")
+		if !regexp.MustCompile(`^alias/[A-Za-z0-9/_-]{1,250}$`).MatchString(alias.Str("name")) || strings.HasPrefix(alias.Str("name"), "alias/aws/") ||
+			alias.Str("targetKeyId") != key.Out("keyId") {
+			t.Errorf("key alias %q for %q", alias.Str("name"), alias.Str("targetKeyId"))
+		}
+		for _, tp := range m.OfType(topicType) {
+			if !regexp.MustCompile(`^[A-Za-z0-9_ -]{1,100}$`).MatchString(tp.Str("displayName")) {
+				t.Errorf("topic %s display name %q", tp.Name, tp.Str("displayName"))
+			}
+		}
 		if topic.Str("kmsMasterKeyId") != key.Out("arn") || !key.Bool("enableKeyRotation") {
 			t.Errorf("topic key %q (rotation %v), want the stack's key %s, rotated", topic.Str("kmsMasterKeyId"), key.Bool("enableKeyRotation"), key.Out("arn"))
 		}

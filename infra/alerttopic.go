@@ -2,6 +2,7 @@ package infra
 
 import (
 	"fmt"
+	"regexp"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
@@ -78,7 +79,7 @@ func NewAlertTopic(ctx *pulumi.Context, name string, args *AlertTopicArgs, opts 
 	}
 
 	topic, err := sns.NewTopic(ctx, name, &sns.TopicArgs{
-		DisplayName:    pulumi.Sprintf("%s/%s alerts", ctx.Project(), ctx.Stack()),
+		DisplayName:    pulumi.String(topicDisplayName(ctx.Project(), ctx.Stack(), "alerts")),
 		KmsMasterKeyId: key.Arn,
 	}, parent)
 	if err != nil {
@@ -119,7 +120,7 @@ func NewAlertTopic(ctx *pulumi.Context, name string, args *AlertTopicArgs, opts 
 		// clusters send failovers to SNS only, not to EventBridge. So the cache gets a topic of its
 		// own, without customer data (event names and node ids), with the same subscribers.
 		cacheTopic, err := sns.NewTopic(ctx, name+"-cache-events", &sns.TopicArgs{
-			DisplayName: pulumi.Sprintf("%s/%s cache events", ctx.Project(), ctx.Stack()),
+			DisplayName: pulumi.String(topicDisplayName(ctx.Project(), ctx.Stack(), "cache events")),
 		}, parent)
 		if err != nil {
 			return nil, fmt.Errorf("alert topic %s: cache events topic: %w", name, err)
@@ -137,6 +138,21 @@ func NewAlertTopic(ctx *pulumi.Context, name string, args *AlertTopicArgs, opts 
 		outputs["cacheEventsTopicArn"] = t.CacheEventsTopicArn
 	}
 	return t, ctx.RegisterResourceOutputs(t, outputs)
+}
+
+// MaxTopicDisplayName is SNS's limit on a topic's display name, the sender name of its e-mails: 100
+// characters of letters, digits, hyphens, underscores and spaces (CreateTopic, DisplayName).
+const MaxTopicDisplayName = 100
+
+var displayNameUnsafe = regexp.MustCompile(`[^A-Za-z0-9_ -]+`)
+
+// topicDisplayName is "<project> <stack> <what>" in the characters SNS allows.
+func topicDisplayName(project, stack, what string) string {
+	name := displayNameUnsafe.ReplaceAllString(project+" "+stack+" "+what, "-")
+	if len(name) > MaxTopicDisplayName {
+		name = name[:MaxTopicDisplayName]
+	}
+	return name
 }
 
 // AlertKeyPolicy keeps the key administered by the account (IAM policies decide who may) and lets
