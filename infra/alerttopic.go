@@ -94,15 +94,8 @@ func NewAlertTopic(ctx *pulumi.Context, name string, args *AlertTopicArgs, opts 
 	if err != nil {
 		return nil, fmt.Errorf("alert topic %s: topic policy: %w", name, err)
 	}
-	for i, email := range args.Config.Emails {
-		// Each address gets a confirmation mail; nothing reaches it until someone clicks the link.
-		if _, err := sns.NewTopicSubscription(ctx, fmt.Sprintf("%s-email-%d", name, i), &sns.TopicSubscriptionArgs{
-			Topic:    topic.Arn,
-			Protocol: pulumi.String("email"),
-			Endpoint: pulumi.String(email),
-		}, parent); err != nil {
-			return nil, fmt.Errorf("alert topic %s: subscription %s: %w", name, email, err)
-		}
+	if err := subscribeEmails(ctx, name, topic.Arn, args.Config.Emails, parent); err != nil {
+		return nil, fmt.Errorf("alert topic %s: %w", name, err)
 	}
 
 	// Alarms and rules that publish before the topic policy exists lose their first messages.
@@ -125,19 +118,28 @@ func NewAlertTopic(ctx *pulumi.Context, name string, args *AlertTopicArgs, opts 
 		if err != nil {
 			return nil, fmt.Errorf("alert topic %s: cache events topic: %w", name, err)
 		}
-		for i, email := range args.Config.Emails {
-			if _, err := sns.NewTopicSubscription(ctx, fmt.Sprintf("%s-cache-events-email-%d", name, i), &sns.TopicSubscriptionArgs{
-				Topic:    cacheTopic.Arn,
-				Protocol: pulumi.String("email"),
-				Endpoint: pulumi.String(email),
-			}, parent); err != nil {
-				return nil, fmt.Errorf("alert topic %s: cache events subscription %s: %w", name, email, err)
-			}
+		if err := subscribeEmails(ctx, name+"-cache-events", cacheTopic.Arn, args.Config.Emails, parent); err != nil {
+			return nil, fmt.Errorf("alert topic %s: cache events: %w", name, err)
 		}
 		t.CacheEventsTopicArn = cacheTopic.Arn
 		outputs["cacheEventsTopicArn"] = t.CacheEventsTopicArn
 	}
 	return t, ctx.RegisterResourceOutputs(t, outputs)
+}
+
+// subscribeEmails subscribes each address to the topic. Each gets a confirmation mail from AWS;
+// nothing reaches it until someone follows its link.
+func subscribeEmails(ctx *pulumi.Context, prefix string, topicArn pulumi.StringInput, emails []string, parent pulumi.ResourceOption) error {
+	for i, email := range emails {
+		if _, err := sns.NewTopicSubscription(ctx, fmt.Sprintf("%s-email-%d", prefix, i), &sns.TopicSubscriptionArgs{
+			Topic:    topicArn,
+			Protocol: pulumi.String("email"),
+			Endpoint: pulumi.String(email),
+		}, parent); err != nil {
+			return fmt.Errorf("subscription %s: %w", email, err)
+		}
+	}
+	return nil
 }
 
 // MaxTopicDisplayName is SNS's limit on a topic's display name, the sender name of its e-mails: 100

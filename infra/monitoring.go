@@ -500,9 +500,20 @@ func DeploymentFailedPattern(serviceArns []string) string {
 // with ServiceSchedulerInitiated and another reason, and are not matched. Service tasks carry the
 // group "service:<name>".
 func UnexpectedStopPattern(clusterArn string, services []string) string {
+	return stoppedTaskPattern(clusterArn, "service:", services,
+		map[string]any{"stopCode": []string{"EssentialContainerExited", "TaskFailedToStart"}},
+		map[string]any{"stoppedReason": []any{
+			map[string]string{"prefix": "Task failed ELB health checks"},
+			map[string]string{"prefix": "Task failed container health checks"},
+		}})
+}
+
+// stoppedTaskPattern matches "ECS Task State Change" events of stopped tasks in the cluster whose
+// group is the prefix and one of names, and that meet one of the conditions.
+func stoppedTaskPattern(clusterArn, groupPrefix string, names []string, conditions ...any) string {
 	var groups []string
-	for _, s := range services {
-		groups = append(groups, "service:"+s)
+	for _, n := range names {
+		groups = append(groups, groupPrefix+n)
 	}
 	return mustPattern(map[string]any{
 		"source":      []string{"aws.ecs"},
@@ -511,13 +522,7 @@ func UnexpectedStopPattern(clusterArn string, services []string) string {
 			"clusterArn": []string{clusterArn},
 			"group":      groups,
 			"lastStatus": []string{"STOPPED"},
-			"$or": []any{
-				map[string]any{"stopCode": []string{"EssentialContainerExited", "TaskFailedToStart"}},
-				map[string]any{"stoppedReason": []any{
-					map[string]string{"prefix": "Task failed ELB health checks"},
-					map[string]string{"prefix": "Task failed container health checks"},
-				}},
-			},
+			"$or":        conditions,
 		},
 	})
 }
@@ -526,23 +531,9 @@ func UnexpectedStopPattern(clusterArn string, services []string) string {
 // starting. Tasks that Step Functions starts with RunTask get the group "family:<family>" (RunTask's
 // default), so the families name the jobs.
 func JobTaskFailedPattern(clusterArn string, families []string) string {
-	var groups []string
-	for _, f := range families {
-		groups = append(groups, "family:"+f)
-	}
-	return mustPattern(map[string]any{
-		"source":      []string{"aws.ecs"},
-		"detail-type": []string{"ECS Task State Change"},
-		"detail": map[string]any{
-			"clusterArn": []string{clusterArn},
-			"group":      groups,
-			"lastStatus": []string{"STOPPED"},
-			"$or": []any{
-				map[string]any{"containers": map[string]any{"exitCode": []any{map[string]any{"anything-but": 0}}}},
-				map[string]any{"stopCode": []string{"TaskFailedToStart"}},
-			},
-		},
-	})
+	return stoppedTaskPattern(clusterArn, "family:", families,
+		map[string]any{"containers": map[string]any{"exitCode": []any{map[string]any{"anything-but": 0}}}},
+		map[string]any{"stopCode": []string{"TaskFailedToStart"}})
 }
 
 // RunFailedPattern matches a run of the state machines that did not succeed ("Step Functions
