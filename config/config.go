@@ -533,6 +533,10 @@ func validateMatcher(matcher string, fail func(string, string, ...any)) {
 	}
 }
 
+// IsImageReference reports whether image names a repository with a tag or a digest, as the
+// image key requires.
+func IsImageReference(image string) bool { return imageRef.MatchString(image) }
+
 func validateImage(image string, production bool, stack string, fail func(string, string, ...any)) {
 	switch {
 	case image == "":
