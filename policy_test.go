@@ -250,6 +250,10 @@ func TestPolicyControlsCatchViolations(t *testing.T) {
 		"APP.OPS.1": func(s *policy.Stack) {
 			set(find(s, "aws:sns/topic:Topic", "alerts").Inputs, "kmsMasterKeyId", str("alias/aws/sns"))
 		},
+		"APP.IAM.4": func(s *policy.Stack) {
+			set(find(s, "aws:iam/rolePolicy:RolePolicy", "api-execution-policy").Inputs, "policy",
+				str(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ecr:BatchGetImage"],"Resource":["*"]}]}`))
+		},
 		"KMS.4": func(s *policy.Stack) {
 			set(find(s, "aws:kms/key:Key", "alerts-key").Inputs, "enableKeyRotation", bln(false))
 		},

@@ -92,9 +92,13 @@ func NewAppService(ctx *pulumi.Context, name string, args *AppServiceArgs, opts 
 	// Every policy of the two roles: whatever starts tasks with them (this service, the worker, the
 	// job schedules) waits for all of them, or its first tasks fail on the image pull or a secret.
 	var policies []pulumi.Resource
-	executionPolicy, err := iam.NewRolePolicyAttachment(ctx, name+"-execution-policy", &iam.RolePolicyAttachmentArgs{
-		Role:      executionRole.Name,
-		PolicyArn: pulumi.String(managedPolicyArn(args.Partition, "service-role/AmazonECSTaskExecutionRolePolicy")),
+	// Instead of AmazonECSTaskExecutionRolePolicy (ECR pulls from every repository, logs to every
+	// group): pulls from exactly the image's repository, logs to exactly the app's log group.
+	executionPolicy, err := iam.NewRolePolicy(ctx, name+"-execution-policy", &iam.RolePolicyArgs{
+		Role: executionRole.Name,
+		Policy: logGroup.Arn.ApplyT(func(logGroupArn string) string {
+			return PolicyDocument{Statement: ExecutionStatements(cfg.Image, logGroupArn)}.JSON()
+		}).(pulumi.StringOutput),
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("app service %s: execution policy: %w", name, err)
@@ -246,6 +250,48 @@ func capacityStrategy(args *AppServiceArgs) ecs.ServiceCapacityProviderStrategyA
 			CapacityProvider: args.SpotCapacityProviderName, Base: pulumi.Int(0), Weight: pulumi.Int(args.Spot.SpotWeight),
 		},
 	}
+}
+
+// ecrImage matches an image in a private ECR registry: <account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]/<repository>
+// followed by a tag or digest ("Private registry concepts", ECR User Guide).
+var ecrImage = regexp.MustCompile(`^([0-9]{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/([a-z0-9][a-z0-9._/-]*?)(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`)
+
+// ECRRepositoryArn is the ARN of the private ECR repository an image lives in; ok is false for
+// images elsewhere (Docker Hub, ECR Public, GHCR), which ECS pulls without IAM.
+func ECRRepositoryArn(image string) (arn string, ok bool) {
+	m := ecrImage.FindStringSubmatch(image)
+	if m == nil {
+		return "", false
+	}
+	account, region, china, repository := m[1], m[2], m[3], m[4]
+	partition := "aws"
+	switch {
+	case china != "":
+		partition = "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		partition = "aws-us-gov"
+	}
+	return fmt.Sprintf("arn:%s:ecr:%s:%s:repository/%s", partition, region, account, repository), true
+}
+
+// ExecutionStatements are what the ECS agent does with the execution role besides reading secrets:
+// write the containers' logs to the app's log group, and, for an image in ECR, pull it from its one
+// repository (GetAuthorizationToken takes no resource; "Private repository policies", ECR User Guide).
+func ExecutionStatements(image, logGroupArn string) []PolicyStatement {
+	statements := []PolicyStatement{{
+		Sid: "WriteTheAppsLogs", Effect: "Allow",
+		Action: []string{"logs:CreateLogStream", "logs:PutLogEvents"}, Resource: []string{logGroupArn + ":*"},
+	}}
+	if repository, ok := ECRRepositoryArn(image); ok {
+		statements = append(statements,
+			PolicyStatement{Sid: "SignInToECR", Effect: "Allow", Action: []string{"ecr:GetAuthorizationToken"}, Resource: []string{"*"}},
+			PolicyStatement{
+				Sid: "PullTheImage", Effect: "Allow",
+				Action:   []string{"ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"},
+				Resource: []string{repository},
+			})
+	}
+	return statements
 }
 
 // secretReadStatements lets the execution role read exactly the configured secrets and nothing else.

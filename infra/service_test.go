@@ -191,15 +191,70 @@ func TestExecutionRoleReadsExactlyTheConfiguredSecrets(t *testing.T) {
 		t.Errorf("secret read grants %s, want %s", gotJSON, wantJSON)
 	}
 
-	attachments := m.OfType("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-	if len(attachments) != 1 || attachments[0].Str("policyArn") != "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy" ||
-		attachments[0].Str("role") != execRole.Out("name") {
-		t.Errorf("execution role managed policies: %v", attachments)
+	if attachments := m.OfType("aws:iam/rolePolicyAttachment:RolePolicyAttachment"); len(attachments) != 0 {
+		t.Errorf("execution role has managed policies %v: AmazonECSTaskExecutionRolePolicy pulls from every repository", attachments)
 	}
-
 	none := buildService(t, nil)
-	if n := len(none.OfType("aws:iam/rolePolicy:RolePolicy")); n != 0 {
-		t.Errorf("with no secrets and no ECS Exec, %d inline policies exist; want none", n)
+	if policies := none.OfType("aws:iam/rolePolicy:RolePolicy"); len(policies) != 1 || policies[0].Name != "api-execution-policy" {
+		t.Errorf("with no secrets and no ECS Exec, inline policies %v; want the execution policy alone", policies)
+	}
+}
+
+// TestExecutionRolePullsOnlyFromTheImagesRepository: the ECS agent pulls with the execution role
+// when a task has one (ECS agent 1.16+), so it may pull from the image's ECR repository and no
+// other, and from none for an image outside ECR; it writes logs to the app's log group only.
+func TestExecutionRolePullsOnlyFromTheImagesRepository(t *testing.T) {
+	for _, tc := range []struct {
+		image string
+		want  map[string][]string
+	}{
+		{testImage, map[string][]string{
+			"ecr:GetAuthorizationToken":       {"*"},
+			"ecr:BatchCheckLayerAvailability": {"arn:aws:ecr:us-east-1:123456789012:repository/api"},
+			"ecr:BatchGetImage":               {"arn:aws:ecr:us-east-1:123456789012:repository/api"},
+			"ecr:GetDownloadUrlForLayer":      {"arn:aws:ecr:us-east-1:123456789012:repository/api"},
+		}},
+		{"docker.io/nginxinc/nginx-unprivileged:1.27-alpine", map[string][]string{}},
+	} {
+		m := buildService(t, map[string]string{"image": tc.image})
+		execRole := named(t, m, "aws:iam/role:Role", "api-execution-role")
+		policy := named(t, m, "aws:iam/rolePolicy:RolePolicy", "api-execution-policy")
+		var doc infra.PolicyDocument
+		if err := policy.JSON("policy", &doc); err != nil || policy.Str("role") != execRole.Out("name") {
+			t.Fatalf("%s: execution policy on %q: %v", tc.image, policy.Str("role"), err)
+		}
+		logGroup := named(t, m, "aws:cloudwatch/logGroup:LogGroup", "api-logs").Out("arn")
+		tc.want["logs:CreateLogStream"] = []string{logGroup + ":*"}
+		tc.want["logs:PutLogEvents"] = []string{logGroup + ":*"}
+		got := map[string][]string{}
+		for _, st := range doc.Statement {
+			for _, a := range st.Action {
+				got[a] = st.Resource
+			}
+		}
+		gotJSON, _ := json.Marshal(got)
+		wantJSON, _ := json.Marshal(tc.want)
+		if string(gotJSON) != string(wantJSON) {
+			t.Errorf("%s: execution role may %s, want %s", tc.image, gotJSON, wantJSON)
+		}
+	}
+}
+
+func TestECRRepositoryArn(t *testing.T) {
+	for image, want := range map[string]string{
+		"123456789012.dkr.ecr.us-east-1.amazonaws.com/api:1.4.2":                                   "arn:aws:ecr:us-east-1:123456789012:repository/api",
+		"123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/api@sha256:" + strings.Repeat("a", 64):  "arn:aws:ecr:eu-west-1:123456789012:repository/team/api",
+		"123456789012.dkr.ecr.us-east-1.amazonaws.com/api:1.4.2@sha256:" + strings.Repeat("b", 64): "arn:aws:ecr:us-east-1:123456789012:repository/api",
+		"123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com/api:1":                              "arn:aws-us-gov:ecr:us-gov-west-1:123456789012:repository/api",
+		"123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/api:1":                                   "arn:aws-cn:ecr:cn-north-1:123456789012:repository/api",
+		"public.ecr.aws/nginx/nginx:1.27":                                                          "",
+		"docker.io/library/nginx:1.27":                                                             "",
+		"ghcr.io/acme/api:1.0":                                                                     "",
+	} {
+		got, ok := infra.ECRRepositoryArn(image)
+		if got != want || ok != (want != "") {
+			t.Errorf("%s: %q %v, want %q", image, got, ok, want)
+		}
 	}
 }
 

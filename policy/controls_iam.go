@@ -136,4 +136,35 @@ var iamControls = []Control{
 			}
 		},
 	},
+	{
+		ID: "APP.IAM.4", Title: "Task execution roles pull images only from named repositories", Severity: Medium,
+		Satisfied: "the execution role's own policy names the image's ECR repository; no AmazonECSTaskExecutionRolePolicy",
+		Check: func(s *Stack, report Reporter) {
+			executionRoles := map[string]bool{}
+			for _, td := range s.OfType(typeTaskDefinition) {
+				if role := s.WithOutput(typeRole, "arn", td.Str("executionRoleArn")); role != nil {
+					executionRoles[role.Out("name")] = true
+				}
+			}
+			for _, a := range s.OfType(typeAttachment) {
+				if executionRoles[a.Str("role")] && strings.HasSuffix(a.Str("policyArn"), "/AmazonECSTaskExecutionRolePolicy") {
+					report(a, "policyArn", "lets the agent pull from every repository of the account")
+				}
+			}
+			policyDocuments(s, report, func(r *Resource, path string, sts []statement) {
+				for _, st := range sts {
+					for _, action := range st.Actions {
+						if !strings.HasPrefix(action, "ecr:") || action == "ecr:GetAuthorizationToken" || st.Effect != "Allow" {
+							continue
+						}
+						for _, res := range st.Resources {
+							if res == "*" || strings.HasSuffix(res, ":repository/*") {
+								report(r, path, "allows %s on %s", action, res)
+							}
+						}
+					}
+				}
+			})
+		},
+	},
 }

@@ -65,6 +65,7 @@ const (
 	typeLogGroup          = "aws:cloudwatch/logGroup:LogGroup"
 	typeRole              = "aws:iam/role:Role"
 	typeRolePolicy        = "aws:iam/rolePolicy:RolePolicy"
+	typeAttachment        = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 	typeInstanceProfile   = "aws:iam/instanceProfile:InstanceProfile"
 	typeSchedule          = "aws:scheduler/schedule:Schedule"
 	typeStateMachine      = "aws:sfn/stateMachine:StateMachine"

@@ -7,7 +7,7 @@ import "slices"
 
 // All is every control id of the policy suite, sorted.
 var All = []string{
-	"APP.DATA.1", "APP.EC2.1", "APP.ECS.1", "APP.ELB.1", "APP.IAM.1", "APP.IAM.2", "APP.IAM.3",
+	"APP.DATA.1", "APP.EC2.1", "APP.ECS.1", "APP.ELB.1", "APP.IAM.1", "APP.IAM.2", "APP.IAM.3", "APP.IAM.4",
 	"APP.NET.1", "APP.OPS.1", "APP.RDS.1", "APP.RDS.2", "APP.REL.1", "APP.REL.2", "APP.REL.3",
 	"APP.REL.4", "APP.REL.5", "APP.REL.6", "APP.REL.7", "AutoScaling.2", "AutoScaling.4",
 	"AutoScaling.5", "AutoScaling.9", "CloudWatch.15", "CloudWatch.16", "EC2.15", "EC2.18", "EC2.19",
