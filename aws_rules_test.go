@@ -54,6 +54,7 @@ func variants(instanceType string) []variant {
 		{name: "domain", objects: map[string]map[string]any{"domain": {"name": "api.example.com", "zoneName": "example.com", "aliases": []string{"www.example.com"}}}},
 		{name: "everything", plain: exec, objects: map[string]map[string]any{
 			"capacity": {"spot": spot["spot"], "warmPool": warm["warmPool"]}, "worker": worker, "cache": cache, "alerts": alerts,
+			"repository": {"enabled": true, "pushRoleArns": []string{"arn:aws:iam::123456789012:role/api-ci"}},
 		}},
 	}
 }

@@ -33,6 +33,15 @@ func program(ctx *pulumi.Context) error {
 	}
 	withAWS := pulumi.Providers(provider)
 
+	// The app's images, when this stack owns their repository.
+	if cfg.Repository.Enabled {
+		images, err := infra.NewRepository(ctx, "images", &infra.RepositoryArgs{Config: cfg.Repository}, withAWS)
+		if err != nil {
+			return err
+		}
+		ctx.Export("repositoryUrl", images.RepositoryURL)
+	}
+
 	network, err := infra.NewNetwork(ctx, "network", &infra.NetworkArgs{
 		Config:               cfg.Network,
 		FlowLogRetentionDays: cfg.Service.LogRetentionDays,

@@ -153,7 +153,7 @@ func TestStackFilesComeOutAsConfigured(t *testing.T) {
 func TestStackOutputs(t *testing.T) {
 	for stack, extra := range map[string][]string{
 		"dev":  {"databaseEndpoint", "databaseSecretArn"},
-		"prod": {"databaseEndpoint", "databaseSecretArn", "cacheEndpoint", "alertTopicArn"},
+		"prod": {"databaseEndpoint", "databaseSecretArn", "cacheEndpoint", "alertTopicArn", "repositoryUrl"},
 	} {
 		m := runStack(t, stack)
 		var got []string

@@ -254,6 +254,13 @@ func TestPolicyControlsCatchViolations(t *testing.T) {
 			set(find(s, "aws:iam/rolePolicy:RolePolicy", "api-execution-policy").Inputs, "policy",
 				str(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ecr:BatchGetImage"],"Resource":["*"]}]}`))
 		},
+		"ECR.1": func(s *policy.Stack) {
+			set(find(s, "aws:ecr/repository:Repository", "images").Inputs, "imageScanningConfiguration.scanOnPush", bln(false))
+		},
+		"ECR.2": func(s *policy.Stack) {
+			set(find(s, "aws:ecr/repository:Repository", "images").Inputs, "imageTagMutability", str("MUTABLE"))
+		},
+		"ECR.3": func(s *policy.Stack) { without(s, "aws:ecr/lifecyclePolicy:LifecyclePolicy") },
 		"KMS.4": func(s *policy.Stack) {
 			set(find(s, "aws:kms/key:Key", "alerts-key").Inputs, "enableKeyRotation", bln(false))
 		},

@@ -36,6 +36,7 @@ type Config struct {
 	Cache        CacheConfig
 	Domain       DomainConfig
 	Alerts       AlertsConfig
+	Repository   RepositoryConfig
 	// PolicyWaivers maps a policy control id to the reason this stack does not meet it.
 	PolicyWaivers map[string]string
 }
@@ -143,7 +144,7 @@ var Keys = []string{
 	"instanceType", "minInstances", "maxInstances", "desiredInstances", "rootVolumeSize",
 	"vpcCidr", "azCount", "natGateways", "certificateArn", "idleTimeout", "deletionProtection", "accessLogs", "webAclArn", "tags",
 	"autoscaling", "capacity", "alarms", "cronFlag", "jobs", "worker", "database", "cache",
-	"containerUser", "policyWaivers", "domain", "alerts",
+	"containerUser", "policyWaivers", "domain", "alerts", "repository",
 }
 
 // Source is where Pulumi hands a program its stack configuration; *pulumi.Context is one. Taking
@@ -236,6 +237,8 @@ func ParseConfig(project, stack, region string, get func(key string) string) (*C
 	l.object("domain", &c.Domain)
 	c.Alerts = defaultAlerts()
 	l.object("alerts", &c.Alerts)
+	c.Repository = defaultRepository()
+	l.object("repository", &c.Repository)
 	c.PolicyWaivers = l.stringMap("policyWaivers")
 	if c.Cluster.DesiredInstances == 0 {
 		c.Cluster.DesiredInstances = c.Cluster.MinInstances
@@ -465,6 +468,7 @@ func (c *Config) Validate() error {
 	validateCache(c, fail)
 	validateDomain(c, fail)
 	validateAlerts(c, fail)
+	validateRepository(c, fail)
 	if u := s.User; u != "" && !containerUser.MatchString(u) {
 		fail("containerUser", "must be a user name or uid, optionally :group or :gid (got %q)", u)
 	} else if u == "root" || u == "0" || strings.HasPrefix(u, "0:") || strings.HasPrefix(u, "root:") {

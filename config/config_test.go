@@ -120,6 +120,12 @@ func TestConfigRejectsBadInputNamingTheKey(t *testing.T) {
 		{name: "alerts cache memory zero", overrides: map[string]string{"alerts": `{"enabled":true,"thresholds":{"cacheMemoryPercent":0}}`}, key: "alerts.thresholds.cacheMemoryPercent:"},
 		{name: "alerts connections unknown for the class", overrides: map[string]string{
 			"alerts": `{"enabled":true}`, "database": `{"enabled":true,"instanceClass":"db.x2g.large"}`}, key: "alerts.thresholds.databaseConnections:"},
+		{name: "repository name uppercase", overrides: map[string]string{"repository": `{"enabled":true,"name":"Api"}`}, key: "repository.name:"},
+		{name: "repository name with double slash", overrides: map[string]string{"repository": `{"enabled":true,"name":"team//api"}`}, key: "repository.name:"},
+		{name: "repository keeps nothing", overrides: map[string]string{"repository": `{"enabled":true,"keepImages":0}`}, key: "repository.keepImages:"},
+		{name: "repository keeps too many deployed", overrides: map[string]string{"repository": `{"enabled":true,"keepDeployed":10001}`}, key: "repository.keepDeployed:"},
+		{name: "repository push role is a user", overrides: map[string]string{"repository": `{"enabled":true,"pushRoleArns":["arn:aws:iam::123456789012:user/ci"]}`}, key: "repository.pushRoleArns:"},
+		{name: "repository push role twice", overrides: map[string]string{"repository": `{"enabled":true,"pushRoleArns":["arn:aws:iam::123456789012:role/ci","arn:aws:iam::123456789012:role/ci"]}`}, key: "repository.pushRoleArns:"},
 		{name: "database version too old", overrides: map[string]string{"database": `{"enabled":true,"engineVersion":"11"}`}, key: "database.engineVersion:"},
 		{name: "database version not a version", overrides: map[string]string{"database": `{"enabled":true,"engineVersion":"latest"}`}, key: "database.engineVersion:"},
 		{name: "database class malformed", overrides: map[string]string{"database": `{"enabled":true,"instanceClass":"t4g.micro"}`}, key: "database.instanceClass:"},

@@ -106,6 +106,34 @@ var operationsControls = []Control{
 			}
 		},
 	},
+	boolControl("ECR.1", "ECR repositories scan images on push", High, false, typeRepository, "imageScanningConfiguration.scanOnPush", true,
+		"repository: scan on push"),
+	{
+		ID: "ECR.2", Title: "ECR repositories have immutable tags", Severity: Medium,
+		Satisfied: "repository: imageTagMutability IMMUTABLE",
+		Check: func(s *Stack, report Reporter) {
+			for _, r := range s.OfType(typeRepository) {
+				if r.Str("imageTagMutability") != "IMMUTABLE" {
+					report(r, "imageTagMutability", "is %q: a tag could point at another image tomorrow", r.Str("imageTagMutability"))
+				}
+			}
+		},
+	},
+	{
+		ID: "ECR.3", Title: "ECR repositories have a lifecycle policy", Severity: Medium,
+		Satisfied: "repository: lifecycle policy keeping the deployed and the newest images",
+		Check: func(s *Stack, report Reporter) {
+			for _, r := range s.OfType(typeRepository) {
+				found := false
+				for _, p := range s.OfType(typeLifecyclePolicy) {
+					found = found || p.Str("repository") == r.Out("name")
+				}
+				if !found {
+					report(r, "lifecyclePolicy", "is missing: images accumulate forever")
+				}
+			}
+		},
+	},
 	boolControl("KMS.4", "Customer managed KMS keys rotate", Medium, false, typeKMSKey, "enableKeyRotation", true,
 		"enableKeyRotation on the alert topic's key"),
 }

@@ -76,6 +76,8 @@ const (
 	typeTopic             = "aws:sns/topic:Topic"
 	typeTopicPolicy       = "aws:sns/topicPolicy:TopicPolicy"
 	typeKMSKey            = "aws:kms/key:Key"
+	typeRepository        = "aws:ecr/repository:Repository"
+	typeLifecyclePolicy   = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
 )
 
 // container is the part of an ECS container definition the controls read.

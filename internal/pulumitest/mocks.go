@@ -255,6 +255,10 @@ func computed(typ, name string, out resource.PropertyMap) {
 		setDefault("name", name)
 		setDefault("arn", fmt.Sprintf("arn:aws:sqs:%s:%s:%s", Region, Account, name))
 		setDefault("url", fmt.Sprintf("https://sqs.%s.amazonaws.com/%s/%s", Region, Account, name))
+	case "aws:ecr/repository:Repository":
+		setDefault("name", name)
+		setDefault("arn", fmt.Sprintf("arn:aws:ecr:%s:%s:repository/%s", Region, Account, out["name"].StringValue()))
+		setDefault("repositoryUrl", fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com/%s", Account, Region, out["name"].StringValue()))
 	case "aws:sfn/stateMachine:StateMachine":
 		setDefault("name", name)
 		setDefault("arn", fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", Region, Account, name))
