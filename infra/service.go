@@ -13,6 +13,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/acme/ecs-api/config"
+	"github.com/acme/ecs-api/internal/stackfile"
 )
 
 // ContainerName is the app container's name in the task definition and the load balancer block.
@@ -252,26 +253,14 @@ func capacityStrategy(args *AppServiceArgs) ecs.ServiceCapacityProviderStrategyA
 	}
 }
 
-// ecrImage matches an image in a private ECR registry: <account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]/<repository>
-// followed by a tag or digest ("Private registry concepts", ECR User Guide).
-var ecrImage = regexp.MustCompile(`^([0-9]{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/([a-z0-9][a-z0-9._/-]*?)(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`)
-
 // ECRRepositoryArn is the ARN of the private ECR repository an image lives in; ok is false for
 // images elsewhere (Docker Hub, ECR Public, GHCR), which ECS pulls without IAM.
 func ECRRepositoryArn(image string) (arn string, ok bool) {
-	m := ecrImage.FindStringSubmatch(image)
-	if m == nil {
+	repo, ok := stackfile.ParseECR(image)
+	if !ok {
 		return "", false
 	}
-	account, region, china, repository := m[1], m[2], m[3], m[4]
-	partition := "aws"
-	switch {
-	case china != "":
-		partition = "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		partition = "aws-us-gov"
-	}
-	return fmt.Sprintf("arn:%s:ecr:%s:%s:repository/%s", partition, region, account, repository), true
+	return repo.Arn(), true
 }
 
 // ExecutionStatements are what the ECS agent does with the execution role besides reading secrets:
