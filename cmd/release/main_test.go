@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,7 +35,8 @@ func registry(t *testing.T) (Registry, string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := "api-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
+	// Unique per run: a moto server that CI shares between runs keeps earlier repositories.
+	name := fmt.Sprintf("api-%s-%d", strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")), time.Now().UnixNano())
 	api := client.(*ecr.Client)
 	created, err := api.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: &name, ImageTagMutability: types.ImageTagMutabilityImmutable})
 	if err != nil {
