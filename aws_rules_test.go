@@ -20,6 +20,7 @@ import (
 	"github.com/acme/ecs-api/config"
 	"github.com/acme/ecs-api/infra"
 	"github.com/acme/ecs-api/internal/pulumitest"
+	"github.com/acme/ecs-api/policy"
 )
 
 // variant is a stack file with parts of the config turned on, as a user might.
@@ -27,6 +28,27 @@ type variant struct {
 	name    string
 	objects map[string]map[string]any // object keys merged into the stack's values
 	plain   map[string]string
+}
+
+// ecrImage is an image in ECR in the stacks' region, which a VPC without NAT can pull.
+const ecrImage = "123456789012.dkr.ecr.us-east-1.amazonaws.com/ecs-api:1.4.2"
+
+// noNatEndpoints are the interface endpoints of the variants without internet egress.
+var noNatEndpoints = []string{"ecr.api", "ecr.dkr", "logs", "ecs", "ecs-agent", "ecs-telemetry", "secretsmanager", "ssm", "ssmmessages", "ec2messages"}
+
+// ownVpc is the existing VPC of pulumitest's lookups: private subnets with a NAT route, or without
+// one and with the endpoints.
+func ownVpc(endpointsOnly bool) map[string]any {
+	n := map[string]any{
+		"vpcId":            pulumitest.ExistingVpc,
+		"publicSubnetIds":  []string{"subnet-0a00000000000000a", "subnet-0b00000000000000b", "subnet-0c00000000000000c"},
+		"privateSubnetIds": []string{"subnet-1a00000000000000a", "subnet-1b00000000000000b", "subnet-1c00000000000000c"},
+	}
+	if endpointsOnly {
+		n["privateSubnetIds"] = []string{"subnet-2a00000000000000a", "subnet-2b00000000000000b"}
+		n["endpoints"] = noNatEndpoints
+	}
+	return n
 }
 
 // externalTopic is the existing topic (AWS Chatbot's, say) the alerts variant also notifies.
@@ -51,6 +73,13 @@ func variants(instanceType string) []variant {
 		{name: "cache", objects: map[string]map[string]any{"cache": cache}},
 		{name: "exec-readonly", plain: exec},
 		{name: "alerts", objects: map[string]map[string]any{"alerts": alerts}},
+		{name: "nat-instance", plain: map[string]string{"natGateways": "Instance"}},
+		{name: "nat-instance-per-az", plain: map[string]string{"natGateways": "Instance"}, objects: map[string]map[string]any{"network": {"natInstancePerAz": true}}},
+		{name: "no-nat", plain: map[string]string{"natGateways": "None", "image": ecrImage},
+			objects: map[string]map[string]any{"network": {"endpoints": noNatEndpoints}}},
+		{name: "own-vpc", objects: map[string]map[string]any{"network": ownVpc(false)}},
+		{name: "own-vpc-endpoints-only", plain: map[string]string{"image": ecrImage},
+			objects: map[string]map[string]any{"network": ownVpc(true)}},
 		{name: "domain", objects: map[string]map[string]any{"domain": {"name": "api.example.com", "zoneName": "example.com", "aliases": []string{"www.example.com"}}}},
 		{name: "everything", plain: exec, objects: map[string]map[string]any{
 			"capacity": {"spot": spot["spot"], "warmPool": warm["warmPool"]}, "worker": worker, "cache": cache, "alerts": alerts,
@@ -318,6 +347,8 @@ func checkAdmittedByResourcePolicy(t *testing.T, m *pulumitest.Mocks, g *graph, 
 // provider keeps it in order.
 var setIndexAllowed = map[string]string{
 	"MasterUserSecrets": "a computed list of one block, the secret RDS made; not a set",
+	"PrivateSubnetIds":  "awsx's Vpc builds it in availability zone order from its own subnets; a list, not a provider set",
+	"PublicSubnetIDs":   "the Network's awsx PublicSubnetIds: a list awsx builds in availability zone order, not a provider set",
 }
 
 // TestNoOutputListIsReadByPosition: the provider returns set-typed attributes (capacity providers of
@@ -733,6 +764,31 @@ func TestEveryJobRunsThroughItsStateMachine(t *testing.T) {
 			if list := strings.Join(grants["states:ListExecutions"], ","); list != machine.Out("arn") {
 				t.Errorf("%s: the guard may list %q, want only its own runs", s.Name, list)
 			}
+		}
+	})
+}
+
+// TestPolicySuiteHoldsForEveryVariant: the controls hold whichever parts a stack turns on (Spot, a
+// worker, alerts, NAT instances, no NAT, an existing VPC...), with the stack file's own waivers; a
+// waiver may find nothing to waive in a variant (a domain variant needs no ELB.1 waiver).
+func TestPolicySuiteHoldsForEveryVariant(t *testing.T) {
+	forEachVariantConfig(t, func(t *testing.T, stack, project string, v variant, cfg map[string]string) {
+		m, err := pulumitest.Run(project, stack, cfg, program)
+		if err != nil {
+			t.Fatalf("program failed: %v", err)
+		}
+		waivers := map[string]string{}
+		if raw := cfg[project+":policyWaivers"]; raw != "" {
+			if err := json.Unmarshal([]byte(raw), &waivers); err != nil {
+				t.Fatal(err)
+			}
+		}
+		res, err := policy.Evaluate(policyStack(stack, m), waivers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, violation := range res.Violations {
+			t.Errorf("%s", violation)
 		}
 	})
 }

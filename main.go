@@ -33,6 +33,14 @@ func program(ctx *pulumi.Context) error {
 	}
 	withAWS := pulumi.Providers(provider)
 
+	// An existing VPC is checked through AWS's APIs before anything is created in it.
+	var existing *infra.ExistingNetwork
+	if cfg.Network.Existing() {
+		if existing, err = infra.CheckExistingNetwork(ctx, cfg, pulumi.Provider(provider)); err != nil {
+			return err
+		}
+	}
+
 	// The app's images, when this stack owns their repository.
 	if cfg.Repository.Enabled {
 		images, err := infra.NewRepository(ctx, "images", &infra.RepositoryArgs{Config: cfg.Repository}, withAWS)
@@ -44,7 +52,10 @@ func program(ctx *pulumi.Context) error {
 
 	network, err := infra.NewNetwork(ctx, "network", &infra.NetworkArgs{
 		Config:               cfg.Network,
+		Existing:             existing,
 		FlowLogRetentionDays: cfg.Service.LogRetentionDays,
+		Region:               cfg.Region,
+		Partition:            cfg.Partition(),
 	}, withAWS)
 	if err != nil {
 		return err
@@ -64,14 +75,19 @@ func program(ctx *pulumi.Context) error {
 		return err
 	}
 
-	cluster, err := infra.NewEcsCluster(ctx, "cluster", &infra.EcsClusterArgs{
+	clusterArgs := &infra.EcsClusterArgs{
 		VpcID:                       network.VpcID,
 		PrivateSubnetIDs:            network.PrivateSubnetIDs,
 		LoadBalancerSecurityGroupID: alb.SecurityGroupID.ToStringOutput(),
+		Egress:                      network.Egress,
 		Config:                      cfg.Cluster,
 		Partition:                   cfg.Partition(),
 		Tags:                        cfg.AllTags(),
-	}, withAWS)
+	}
+	if network.HasInterfaceEndpoints {
+		clusterArgs.EndpointSecurityGroupID = network.EndpointSecurityGroupID
+	}
+	cluster, err := infra.NewEcsCluster(ctx, "cluster", clusterArgs, withAWS)
 	if err != nil {
 		return err
 	}

@@ -261,6 +261,12 @@ func TestPolicyControlsCatchViolations(t *testing.T) {
 			set(find(s, "aws:ecr/repository:Repository", "images").Inputs, "imageTagMutability", str("MUTABLE"))
 		},
 		"ECR.3": func(s *policy.Stack) { without(s, "aws:ecr/lifecyclePolicy:LifecyclePolicy") },
+		"APP.NET.2": func(s *policy.Stack) {
+			// A NAT instance someone gave a key pair.
+			lt := find(s, tLT, "cluster-lt")
+			set(lt.Inputs, "tags", resource.NewObjectProperty(resource.PropertyMap{"nat-instance": str("network-nat-1")}))
+			set(lt.Inputs, "keyName", str("ops"))
+		},
 		"KMS.4": func(s *policy.Stack) {
 			set(find(s, "aws:kms/key:Key", "alerts-key").Inputs, "enableKeyRotation", bln(false))
 		},

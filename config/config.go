@@ -41,11 +41,12 @@ type Config struct {
 	PolicyWaivers map[string]string
 }
 
-// NetworkConfig shapes the VPC.
+// NetworkConfig shapes the VPC, or names an existing one.
 type NetworkConfig struct {
 	CIDR        string
 	AZCount     int
-	NatGateways string // Single or OnePerAz
+	NatGateways string // Single, OnePerAz, Instance or None
+	Settings    NetworkSettings
 }
 
 // LoadBalancerConfig shapes the ALB, its listeners and its target group.
@@ -144,7 +145,7 @@ var Keys = []string{
 	"instanceType", "minInstances", "maxInstances", "desiredInstances", "rootVolumeSize",
 	"vpcCidr", "azCount", "natGateways", "certificateArn", "idleTimeout", "deletionProtection", "accessLogs", "webAclArn", "tags",
 	"autoscaling", "capacity", "alarms", "cronFlag", "jobs", "worker", "database", "cache",
-	"containerUser", "policyWaivers", "domain", "alerts", "repository",
+	"containerUser", "policyWaivers", "domain", "alerts", "repository", "network",
 }
 
 // Source is where Pulumi hands a program its stack configuration; *pulumi.Context is one. Taking
@@ -235,6 +236,8 @@ func ParseConfig(project, stack, region string, get func(key string) string) (*C
 	l.object("cache", &c.Cache)
 	c.Domain = defaultDomain()
 	l.object("domain", &c.Domain)
+	c.Network.Settings = defaultNetworkSettings()
+	l.object("network", &c.Network.Settings)
 	c.Alerts = defaultAlerts()
 	l.object("alerts", &c.Alerts)
 	c.Repository = defaultRepository()
@@ -382,12 +385,7 @@ func (c *Config) Validate() error {
 	}
 	validateTags(c.Tags, fail)
 
-	// Network.
-	between("azCount", c.Network.AZCount, 2, 6)
-	if c.Network.NatGateways != "Single" && c.Network.NatGateways != "OnePerAz" {
-		fail("natGateways", "must be Single or OnePerAz: the instances live in private subnets and pull images through NAT (got %q)", c.Network.NatGateways)
-	}
-	validateCIDR(c.Network.CIDR, c.Network.AZCount, fail)
+	validateNetwork(c, fail)
 
 	// Load balancer.
 	lb := c.LoadBalancer

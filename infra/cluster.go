@@ -51,8 +51,13 @@ type EcsClusterArgs struct {
 	VpcID                       pulumi.StringInput
 	PrivateSubnetIDs            pulumi.StringArrayInput
 	LoadBalancerSecurityGroupID pulumi.StringInput
-	Config                      config.ClusterConfig
-	Partition                   string
+	// EndpointSecurityGroupID guards the VPC's interface endpoints: the instances' group is admitted
+	// to it on 443. Nil without interface endpoints.
+	EndpointSecurityGroupID pulumi.StringInput
+	// Egress is what the instances need before they start: the VPC endpoints, the NAT instances.
+	Egress    []pulumi.Resource
+	Config    config.ClusterConfig
+	Partition string
 	// Tags go on the Auto Scaling group and, through it and the launch template, on instances and
 	// volumes, which the provider's default tags do not reach.
 	Tags map[string]string
@@ -93,7 +98,7 @@ func NewEcsCluster(ctx *pulumi.Context, name string, args *EcsClusterArgs, opts 
 		return nil, fmt.Errorf("ecs cluster %s: cluster: %w", name, err)
 	}
 
-	sg, err := c.securityGroup(ctx, name, args, parent)
+	sg, reachEndpoints, err := c.securityGroup(ctx, name, args, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +124,9 @@ func NewEcsCluster(ctx *pulumi.Context, name string, args *EcsClusterArgs, opts 
 		}
 		instancePolicies = append(instancePolicies, attachment)
 	}
-	afterPolicies := pulumi.DependsOn(instancePolicies)
+	// Instances start once their role may register and pull, and their way out (NAT instances,
+	// endpoints and the endpoints' rule admitting them) exists: the agent gives up otherwise.
+	afterPolicies := pulumi.DependsOn(append(append(instancePolicies, args.Egress...), reachEndpoints...))
 	profile, err := iam.NewInstanceProfile(ctx, name+"-instance-profile", &iam.InstanceProfileArgs{
 		Role: role.Name,
 	}, parent)
@@ -394,13 +401,15 @@ func warmPool(cfg config.WarmPoolConfig) *autoscaling.GroupWarmPoolArgs {
 
 // securityGroup creates the instances' group and both rules between it and the load balancer's
 // group: here is the one place both ids are known.
-func (c *EcsCluster) securityGroup(ctx *pulumi.Context, name string, args *EcsClusterArgs, parent pulumi.ResourceOption) (*ec2.SecurityGroup, error) {
+// securityGroup is the instances' group and its rules; with interface endpoints, also the rule that
+// admits the instances to the endpoints' group, which the instances wait for.
+func (c *EcsCluster) securityGroup(ctx *pulumi.Context, name string, args *EcsClusterArgs, parent pulumi.ResourceOption) (*ec2.SecurityGroup, []pulumi.Resource, error) {
 	sg, err := ec2.NewSecurityGroup(ctx, name+"-instances-sg", &ec2.SecurityGroupArgs{
 		VpcId:       args.VpcID,
 		Description: pulumi.String("ECS container instances: task ports from the load balancer only"),
 	}, parent)
 	if err != nil {
-		return nil, fmt.Errorf("ecs cluster %s: instance security group: %w", name, err)
+		return nil, nil, fmt.Errorf("ecs cluster %s: instance security group: %w", name, err)
 	}
 	if _, err := vpc.NewSecurityGroupIngressRule(ctx, name+"-instances-from-alb", &vpc.SecurityGroupIngressRuleArgs{
 		SecurityGroupId:           sg.ID(),
@@ -410,7 +419,7 @@ func (c *EcsCluster) securityGroup(ctx *pulumi.Context, name string, args *EcsCl
 		FromPort:                  pulumi.Int(DynamicPortFrom),
 		ToPort:                    pulumi.Int(DynamicPortTo),
 	}, parent); err != nil {
-		return nil, fmt.Errorf("ecs cluster %s: ingress from load balancer: %w", name, err)
+		return nil, nil, fmt.Errorf("ecs cluster %s: ingress from load balancer: %w", name, err)
 	}
 	if _, err := vpc.NewSecurityGroupEgressRule(ctx, name+"-alb-to-instances", &vpc.SecurityGroupEgressRuleArgs{
 		SecurityGroupId:           args.LoadBalancerSecurityGroupID,
@@ -420,18 +429,32 @@ func (c *EcsCluster) securityGroup(ctx *pulumi.Context, name string, args *EcsCl
 		FromPort:                  pulumi.Int(DynamicPortFrom),
 		ToPort:                    pulumi.Int(DynamicPortTo),
 	}, parent); err != nil {
-		return nil, fmt.Errorf("ecs cluster %s: egress from load balancer: %w", name, err)
+		return nil, nil, fmt.Errorf("ecs cluster %s: egress from load balancer: %w", name, err)
 	}
-	// Instances reach ECR, ECS, CloudWatch and SSM endpoints through NAT.
+	// Instances reach ECR, ECS, CloudWatch and SSM through NAT or the VPC's endpoints.
 	if _, err := vpc.NewSecurityGroupEgressRule(ctx, name+"-instances-egress", &vpc.SecurityGroupEgressRuleArgs{
 		SecurityGroupId: sg.ID(),
-		Description:     pulumi.String("Outbound through NAT: image pulls and AWS APIs"),
+		Description:     pulumi.String("Outbound through NAT or endpoints: image pulls and AWS APIs"),
 		CidrIpv4:        pulumi.String("0.0.0.0/0"),
 		IpProtocol:      pulumi.String("-1"),
 	}, parent); err != nil {
-		return nil, fmt.Errorf("ecs cluster %s: instance egress: %w", name, err)
+		return nil, nil, fmt.Errorf("ecs cluster %s: instance egress: %w", name, err)
 	}
-	return sg, nil
+	if args.EndpointSecurityGroupID == nil {
+		return sg, nil, nil
+	}
+	rule, err := vpc.NewSecurityGroupIngressRule(ctx, name+"-endpoints-from-instances", &vpc.SecurityGroupIngressRuleArgs{
+		SecurityGroupId:           args.EndpointSecurityGroupID,
+		Description:               pulumi.String("HTTPS to the VPC endpoints from the ECS instances"),
+		ReferencedSecurityGroupId: sg.ID(),
+		IpProtocol:                pulumi.String("tcp"),
+		FromPort:                  pulumi.Int(443),
+		ToPort:                    pulumi.Int(443),
+	}, parent)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ecs cluster %s: endpoints ingress: %w", name, err)
+	}
+	return sg, []pulumi.Resource{rule}, nil
 }
 
 // userData joins the instance to the cluster and keeps memory back for the OS and the agent. With a

@@ -13,7 +13,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/acme/ecs-api/config"
-	"github.com/acme/ecs-api/internal/stackfile"
 )
 
 // ContainerName is the app container's name in the task definition and the load balancer block.
@@ -256,7 +255,7 @@ func capacityStrategy(args *AppServiceArgs) ecs.ServiceCapacityProviderStrategyA
 // ECRRepositoryArn is the ARN of the private ECR repository an image lives in; ok is false for
 // images elsewhere (Docker Hub, ECR Public, GHCR), which ECS pulls without IAM.
 func ECRRepositoryArn(image string) (arn string, ok bool) {
-	repo, ok := stackfile.ParseECR(image)
+	repo, ok := config.ParseECR(image)
 	if !ok {
 		return "", false
 	}

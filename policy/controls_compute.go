@@ -63,7 +63,8 @@ var computeControls = []Control{
 		Satisfied: "vpcZoneIdentifiers: one private subnet per AZ",
 		Check: func(s *Stack, report Reporter) {
 			for _, asg := range s.OfType(typeASG) {
-				if n := len(asg.Strs("vpcZoneIdentifiers")); n < 2 {
+				// A NAT instance serves its AZ (or all of them) from one subnet; its group replaces it.
+				if n := len(asg.Strs("vpcZoneIdentifiers")); n < 2 && !IsNatInstance(asg) {
 					report(asg, "vpcZoneIdentifiers", "spans %d subnet(s)", n)
 				}
 			}
@@ -196,6 +197,10 @@ func launchTemplateListControl(id, title string, severity Severity, satisfied, l
 		ID: id, Title: title, Severity: severity, Satisfied: satisfied,
 		Check: func(s *Stack, report Reporter) {
 			for _, lt := range s.OfType(typeLaunchTemplate) {
+				// A NAT instance needs its public address; APP.NET.2 holds it to its own rules.
+				if id == "AutoScaling.5" && IsNatInstance(lt) {
+					continue
+				}
 				if lt.Len(list) == 0 {
 					report(lt, list, "%s", emptyProblem)
 				}

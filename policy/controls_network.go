@@ -91,18 +91,34 @@ var networkControls = []Control{
 	},
 	{
 		ID: "EC2.15", Title: "Instances launch only into private subnets", Severity: Medium,
-		Satisfied: "the Auto Scaling groups use the VPC's private subnets only",
+		Satisfied: "the Auto Scaling groups use the private subnets only (NAT instances: the public ones, by design)",
 		Check: func(s *Stack, report Reporter) {
-			private := map[string]bool{}
+			private, public := map[string]bool{}, map[string]bool{}
 			for _, vpc := range s.OfType(typeVpc) {
 				for _, id := range vpc.OutStrs("privateSubnetIds") {
 					private[id] = true
 				}
+				for _, id := range vpc.OutStrs("publicSubnetIds") {
+					public[id] = true
+				}
+			}
+			// In an existing VPC the load balancer's subnets are the public ones.
+			for _, lb := range s.OfType(typeLoadBalancer) {
+				for _, id := range lb.Strs("subnets") {
+					public[id] = true
+				}
 			}
 			for _, asg := range s.OfType(typeASG) {
 				for _, id := range asg.Strs("vpcZoneIdentifiers") {
-					if !private[id] {
+					switch {
+					case IsNatInstance(asg):
+						if !public[id] {
+							report(asg, "vpcZoneIdentifiers", "NAT instance subnet %s is not a public subnet: it could not reach the internet", id)
+						}
+					case len(private) > 0 && !private[id]:
 						report(asg, "vpcZoneIdentifiers", "subnet %s is not a private subnet of the VPC", id)
+					case public[id]:
+						report(asg, "vpcZoneIdentifiers", "subnet %s is a public subnet", id)
 					}
 				}
 			}
@@ -133,12 +149,38 @@ var networkControls = []Control{
 	},
 	{
 		ID: "APP.NET.1", Title: "Instance, database and cache groups admit only named security groups", Severity: High,
-		Satisfied: "every rule into a non-load-balancer group references a security group",
+		Satisfied: "every rule into a non-load-balancer group references a security group (NAT instances: APP.NET.2)",
 		Check: func(s *Stack, report Reporter) {
-			lbGroups := loadBalancerGroups(s)
+			lbGroups, natGroups := loadBalancerGroups(s), natSecurityGroups(s)
 			for _, in := range ingressRules(s) {
-				if !lbGroups[in.group] && (len(in.sources) > 0 || in.fromSG == "") {
+				if !lbGroups[in.group] && !natGroups[in.group] && (len(in.sources) > 0 || in.fromSG == "") {
 					report(in.res, in.property, "admits %v into %q instead of a named security group", in.sources, in.group)
+				}
+			}
+		},
+	},
+	{
+		ID: "APP.NET.2", Title: "NAT instances forward only the VPC's traffic and need no key", Severity: High,
+		Satisfied: "natGateways Instance: ingress from the VPC's CIDR only, no key pair, IMDSv2, encrypted volume (EC2.8, EC2.3)",
+		Check: func(s *Stack, report Reporter) {
+			natGroups := natSecurityGroups(s)
+			vpcCidrs := map[string]bool{}
+			for _, vpc := range s.OfType(typeVpc) {
+				vpcCidrs[vpc.Str("cidrBlock")] = true
+			}
+			for _, in := range ingressRules(s) {
+				if !natGroups[in.group] {
+					continue
+				}
+				for _, src := range in.sources {
+					if !vpcCidrs[src] {
+						report(in.res, in.property, "admits %s into a NAT instance: only the VPC's own traffic goes out through it", src)
+					}
+				}
+			}
+			for _, lt := range s.OfType(typeLaunchTemplate) {
+				if IsNatInstance(lt) && lt.Str("keyName") != "" {
+					report(lt, "keyName", "is %q: NAT instances are reached through Session Manager, without SSH keys", lt.Str("keyName"))
 				}
 			}
 		},

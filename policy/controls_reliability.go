@@ -56,7 +56,7 @@ var reliabilityControls = []Control{
 		Check: func(s *Stack, report Reporter) {
 			azs := s.AZCount()
 			for _, asg := range s.OfType(typeASG) {
-				if !asg.Has("mixedInstancesPolicy") && int(asg.Num("minSize")) < azs {
+				if !asg.Has("mixedInstancesPolicy") && !IsNatInstance(asg) && int(asg.Num("minSize")) < azs {
 					report(asg, "minSize", "is %v for %d availability zones", asg.Num("minSize"), azs)
 				}
 			}

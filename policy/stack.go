@@ -2,6 +2,7 @@ package policy
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 )
 
@@ -42,6 +43,38 @@ func (s *Stack) AZCount() int {
 		return int(vpc.Num("numberOfAvailabilityZones"))
 	}
 	return 0
+}
+
+// natInstanceTag marks NAT instances' launch templates and groups (infra.NatInstanceTag): they sit
+// in public subnets with a public address on purpose, and have controls of their own.
+const natInstanceTag = "nat-instance"
+
+// IsNatInstance reports whether a launch template or Auto Scaling group is a NAT instance's.
+func IsNatInstance(r *Resource) bool {
+	if r.Type == typeLaunchTemplate {
+		return r.Str("tags."+natInstanceTag) != ""
+	}
+	for i := 0; i < r.Len("tags"); i++ {
+		if r.Str(fmt.Sprintf("tags.%d.key", i)) == natInstanceTag {
+			return true
+		}
+	}
+	return false
+}
+
+// natSecurityGroups are the groups of the NAT instances' launch templates.
+func natSecurityGroups(s *Stack) map[string]bool {
+	out := map[string]bool{}
+	for _, lt := range s.OfType(typeLaunchTemplate) {
+		if IsNatInstance(lt) {
+			for i := 0; i < lt.Len("networkInterfaces"); i++ {
+				for _, sg := range lt.Strs(fmt.Sprintf("networkInterfaces.%d.securityGroups", i)) {
+					out[sg] = true
+				}
+			}
+		}
+	}
+	return out
 }
 
 // Resource types the controls look at.

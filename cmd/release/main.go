@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
 
+	"github.com/acme/ecs-api/config"
 	"github.com/acme/ecs-api/internal/stackfile"
 )
 
@@ -98,16 +99,16 @@ func DeployedTagPrefix(stack string) string {
 }
 
 // ecrImage is a stack's image when it is pinned and in ECR; ok is false otherwise.
-func ecrImage(p *stackfile.Project, stack string) (stackfile.Reference, stackfile.ECRRepository, bool, error) {
+func ecrImage(p *stackfile.Project, stack string) (stackfile.Reference, config.ECRRepository, bool, error) {
 	image, err := p.Image(stack)
 	if err != nil {
-		return stackfile.Reference{}, stackfile.ECRRepository{}, false, err
+		return stackfile.Reference{}, config.ECRRepository{}, false, err
 	}
 	ref, err := stackfile.ParseReference(image)
 	if err != nil {
-		return stackfile.Reference{}, stackfile.ECRRepository{}, false, nil
+		return stackfile.Reference{}, config.ECRRepository{}, false, nil
 	}
-	repo, inECR := stackfile.ParseECR(image)
+	repo, inECR := config.ParseECR(image)
 	return ref, repo, inECR, nil
 }
 

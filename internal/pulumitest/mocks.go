@@ -114,6 +114,31 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			"userId":    resource.NewStringProperty("AIDAEXAMPLE"),
 			"id":        resource.NewStringProperty(Account),
 		}, nil
+	case "aws:ec2/getVpcEndpointService:getVpcEndpointService":
+		service := args.Args["service"].StringValue()
+		return resource.PropertyMap{
+			"serviceName": resource.NewStringProperty("com.amazonaws." + Region + "." + service),
+			"serviceType": args.Args["serviceType"],
+		}, nil
+	case "aws:ec2/getVpc:getVpc":
+		id := args.Args["id"].StringValue()
+		dns := id != NoDNSVpc
+		return resource.PropertyMap{
+			"id": resource.NewStringProperty(id), "cidrBlock": resource.NewStringProperty("10.50.0.0/16"),
+			"enableDnsSupport": resource.NewBoolProperty(dns), "enableDnsHostnames": resource.NewBoolProperty(dns),
+		}, nil
+	case "aws:ec2/getSubnet:getSubnet":
+		id := args.Args["id"].StringValue()
+		sub, ok := ExistingSubnets[id]
+		if !ok {
+			return nil, fmt.Errorf("InvalidSubnetID.NotFound: the subnet ID '%s' does not exist", id)
+		}
+		return resource.PropertyMap{
+			"id": resource.NewStringProperty(id), "vpcId": resource.NewStringProperty(cmpOr(sub.Vpc, ExistingVpc)),
+			"availabilityZone": resource.NewStringProperty(sub.AZ),
+		}, nil
+	case "aws:ec2/getRouteTable:getRouteTable":
+		return routeTable(args.Args)
 	case "aws:route53/getZone:getZone":
 		// A zone found by name is that zone; one found by id is ZoneName (so tests pick the domain).
 		name := ZoneName
@@ -126,6 +151,76 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		}, nil
 	}
 	return nil, fmt.Errorf("pulumitest: no mock for invoke %s", args.Token)
+}
+
+// ExistingVpc and ExistingSubnets are the existing network the lookups describe: public subnets route
+// to an internet gateway, private ones to a NAT gateway unless NoRoute, and any subnet not listed
+// (awsx's, in tests that create the VPC) has a route table named after it.
+const (
+	ExistingVpc = "vpc-0e1d2c3b4a5968778"
+	// NoDNSVpc is an existing VPC without DNS hostnames.
+	NoDNSVpc = "vpc-0d0d0d0d0d0d0d0d0"
+)
+
+// ExistingSubnet is one subnet of the existing network.
+type ExistingSubnet struct {
+	AZ      string
+	Public  bool
+	NoRoute bool
+	// Vpc is set when the subnet is in another VPC than ExistingVpc.
+	Vpc string
+	// MainTable is set when the subnet has no route table of its own and uses the VPC's main one.
+	MainTable bool
+}
+
+// ExistingSubnets are the subnets of the existing network, by id.
+var ExistingSubnets = map[string]ExistingSubnet{
+	"subnet-0a00000000000000a": {AZ: Region + "a", Public: true},
+	"subnet-0b00000000000000b": {AZ: Region + "b", Public: true},
+	"subnet-0c00000000000000c": {AZ: Region + "c", Public: true},
+	"subnet-1a00000000000000a": {AZ: Region + "a"},
+	"subnet-1b00000000000000b": {AZ: Region + "b"},
+	"subnet-1c00000000000000c": {AZ: Region + "c", MainTable: true},
+	"subnet-2a00000000000000a": {AZ: Region + "a", NoRoute: true},
+	"subnet-2b00000000000000b": {AZ: Region + "b", NoRoute: true},
+	"subnet-3a00000000000000a": {AZ: Region + "a", Vpc: "vpc-0f0f0f0f0f0f0f0f0"},
+	"subnet-4d00000000000000d": {AZ: Region + "d"},
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// routeTable answers getRouteTable by subnet (its own table) or by VPC and association.main (the
+// main table, which routes through a NAT gateway).
+func routeTable(args resource.PropertyMap) (resource.PropertyMap, error) {
+	str := resource.NewStringProperty
+	route := func(key, target string) resource.PropertyValue {
+		return resource.NewArrayProperty([]resource.PropertyValue{resource.NewObjectProperty(resource.PropertyMap{
+			"cidrBlock": str("0.0.0.0/0"), resource.PropertyKey(key): str(target),
+		})})
+	}
+	v, bySubnet := args["subnetId"]
+	if !bySubnet || !v.IsString() {
+		return resource.PropertyMap{"routeTableId": str("rtb-main"), "id": str("rtb-main"), "routes": route("natGatewayId", "nat-main")}, nil
+	}
+	id := v.StringValue()
+	rt := "rtb-" + strings.TrimPrefix(id, "subnet-")
+	sub, known := ExistingSubnets[id]
+	switch {
+	case !known:
+		return resource.PropertyMap{"routeTableId": str(rt), "id": str(rt), "subnetId": str(id)}, nil
+	case sub.MainTable:
+		return nil, fmt.Errorf("no matching route table found for subnet %s", id)
+	case sub.Public:
+		return resource.PropertyMap{"routeTableId": str(rt), "id": str(rt), "routes": route("gatewayId", "igw-0123456789abcdef0")}, nil
+	case sub.NoRoute:
+		return resource.PropertyMap{"routeTableId": str(rt), "id": str(rt), "routes": resource.NewArrayProperty(nil)}, nil
+	}
+	return resource.PropertyMap{"routeTableId": str(rt), "id": str(rt), "routes": route("natGatewayId", "nat-0123456789abcdef0")}, nil
 }
 
 func computed(typ, name string, out resource.PropertyMap) {
