@@ -68,12 +68,13 @@ func TestStackFilesComeOutAsConfigured(t *testing.T) {
 		stack                      string
 		azs, tasks, minInst, maxIn int
 		instanceType, nat          string
+		natInstances               int
 		env                        map[string]string
 		deletionProtection, exec   bool
 		logRetention               int
 	}{
 		{
-			stack: "dev", azs: 2, tasks: 2, minInst: 2, maxIn: 3, instanceType: "t3.small", nat: "Single",
+			stack: "dev", azs: 2, tasks: 2, minInst: 2, maxIn: 3, instanceType: "t3.small", nat: "None", natInstances: 1,
 			env: map[string]string{"NODE_ENV": "development", "LOG_LEVEL": "debug", "CRON_ENABLED": "false",
 				"DB_HOST": "db.abcdefghijkl.us-east-1.rds.amazonaws.com", "DB_PORT": "5432", "DB_NAME": "app",
 				"DB_SSL": "true", "DB_SSL_CA": infra.RDSCABundlePath, "PGSSLMODE": "verify-full"},
@@ -111,14 +112,17 @@ func TestStackFilesComeOutAsConfigured(t *testing.T) {
 				t.Errorf("prod runs %d tasks over %d AZs: an AZ would have none", tc.tasks, tc.azs)
 			}
 
-			asg := one(t, m, "aws:autoscaling/group:Group")
+			if got := len(natGroups(m)); got != tc.natInstances {
+				t.Errorf("%d NAT instances, want %d", got, tc.natInstances)
+			}
+			asg := m.Named("aws:autoscaling/group:Group", "cluster-asg")
 			if got := int(asg.Num("minSize")); got != tc.minInst {
 				t.Errorf("ASG minSize %d, want %d", got, tc.minInst)
 			}
 			if got := int(asg.Num("maxSize")); got != tc.maxIn {
 				t.Errorf("ASG maxSize %d, want %d", got, tc.maxIn)
 			}
-			if got := one(t, m, "aws:ec2/launchTemplate:LaunchTemplate").Str("instanceType"); got != tc.instanceType {
+			if got := m.Named("aws:ec2/launchTemplate:LaunchTemplate", "cluster-lt").Str("instanceType"); got != tc.instanceType {
 				t.Errorf("instance type %q, want %q", got, tc.instanceType)
 			}
 			if got := one(t, m, "aws:lb/loadBalancer:LoadBalancer").Bool("enableDeletionProtection"); got != tc.deletionProtection {
@@ -264,12 +268,16 @@ func TestSecurityGroupsAdmitOnlyNamedGroups(t *testing.T) {
 			return ""
 		}
 		alb, instances, db, cache := sgID("web-sg"), sgID("cluster-instances-sg"), sgID("db-sg"), sgID("cache-sg")
-		type hop struct{ from, port string }
+		type hop struct{ from, port, protocol string }
 		allowed := map[string][]hop{
-			alb:       {{"0.0.0.0/0", "80"}, {"::/0", "80"}, {"0.0.0.0/0", "443"}, {"::/0", "443"}},
-			instances: {{alb, "32768-65535"}},
-			db:        {{instances, "5432"}},
-			cache:     {{instances, "6379"}},
+			alb:       {{"0.0.0.0/0", "80", "tcp"}, {"::/0", "80", "tcp"}, {"0.0.0.0/0", "443", "tcp"}, {"::/0", "443", "tcp"}},
+			instances: {{alb, "32768-65535", "tcp"}},
+			db:        {{instances, "5432", "tcp"}},
+			cache:     {{instances, "6379", "tcp"}},
+		}
+		// A NAT instance forwards the VPC's own traffic, every protocol, and nothing from outside it.
+		if nat := sgID("network-nat-sg"); nat != "" {
+			allowed[nat] = []hop{{one(t, m, "awsx:ec2:Vpc").Str("cidrBlock"), "0", "-1"}}
 		}
 		seen := map[string]int{}
 		for _, r := range m.OfType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") {
@@ -281,7 +289,7 @@ func TestSecurityGroupsAdmitOnlyNamedGroups(t *testing.T) {
 			}
 			ok := false
 			for _, h := range allowed[group] {
-				ok = ok || (h.from == from && h.port == port && r.Str("ipProtocol") == "tcp")
+				ok = ok || (h.from == from && h.port == port && r.Str("ipProtocol") == h.protocol)
 			}
 			if !ok || group == "" {
 				t.Errorf("%s: rule %s admits %s on %s into %q, which the design does not allow", stack, r.Name, from, port, group)

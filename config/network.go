@@ -110,7 +110,7 @@ func validateNetwork(c *Config, fail func(string, string, ...any)) {
 		}
 		seen[e] = true
 	}
-	if n.NatGateways == NatInstance {
+	if n.NatGateways == NatInstance && !n.Existing() {
 		if shape, err := ParseInstanceType(s.NatInstanceType); err != nil {
 			fail("network.natInstanceType", "%v (got %q)", err, s.NatInstanceType)
 		} else if shape.VCPUs > 8 {
@@ -132,9 +132,8 @@ func validateNetwork(c *Config, fail func(string, string, ...any)) {
 		if !vpcID.MatchString(s.VpcID) {
 			fail("network.vpcId", "must be a VPC id like vpc-0123456789abcdef0 (got %q)", s.VpcID)
 		}
-		if n.NatGateways == NatInstance {
-			fail("natGateways", "Instance would change routes of a VPC the stack does not own; with network.vpcId, the VPC's own NAT or the endpoints serve the private subnets")
-		}
+		// natGateways does not apply: the stack changes no route of a VPC it does not own; the VPC's
+		// own NAT, or the endpoints, serve the private subnets (checked at deploy time).
 		ids := map[string]string{}
 		for _, list := range []struct {
 			key string
