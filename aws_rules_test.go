@@ -73,6 +73,8 @@ func variants(instanceType string) []variant {
 		{name: "cache", objects: map[string]map[string]any{"cache": cache}},
 		{name: "exec-readonly", plain: exec},
 		{name: "alerts", objects: map[string]map[string]any{"alerts": alerts}},
+		{name: "nat-single", plain: map[string]string{"natGateways": "Single"}},
+		{name: "nat-per-az", plain: map[string]string{"natGateways": "OnePerAz"}},
 		{name: "nat-instance", plain: map[string]string{"natGateways": "Instance"}},
 		{name: "nat-instance-per-az", plain: map[string]string{"natGateways": "Instance"}, objects: map[string]map[string]any{"network": {"natInstancePerAz": true}}},
 		{name: "no-nat", plain: map[string]string{"natGateways": "None", "image": ecrImage},
