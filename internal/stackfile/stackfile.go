@@ -79,17 +79,26 @@ func settings(raw []byte) (map[string]any, error) {
 	return doc.Config, nil
 }
 
-// Architecture is the CPU architecture of the stack's instance type: arm64 for Graviton types.
-func (p *Project) Architecture(stack string) (string, error) {
+// value is one of the project's keys in a stack's file ("" when unset), and the file's text.
+func (p *Project) value(stack, key string) (string, []byte, error) {
 	raw, err := p.read(stack)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	cfg, err := settings(raw)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", p.StackFile(stack), err)
+		return "", nil, fmt.Errorf("%s: %w", p.StackFile(stack), err)
 	}
-	instanceType, _ := cfg[p.name+":instanceType"].(string)
+	v, _ := cfg[p.name+":"+key].(string)
+	return v, raw, nil
+}
+
+// Architecture is the CPU architecture of the stack's instance type: arm64 for Graviton types.
+func (p *Project) Architecture(stack string) (string, error) {
+	instanceType, _, err := p.value(stack, "instanceType")
+	if err != nil {
+		return "", err
+	}
 	if instanceType == "" {
 		instanceType = p.defaultInstanceType
 	}
@@ -148,15 +157,10 @@ func (p *Project) imageLine() *regexp.Regexp {
 
 // PinnedImage is a stack's image with its tag comment, which must be pinned by digest.
 func (p *Project) PinnedImage(stack string) (Reference, error) {
-	raw, err := p.read(stack)
+	image, raw, err := p.value(stack, "image")
 	if err != nil {
 		return Reference{}, err
 	}
-	cfg, err := settings(raw)
-	if err != nil {
-		return Reference{}, fmt.Errorf("%s: %w", p.StackFile(stack), err)
-	}
-	image, _ := cfg[p.name+":image"].(string)
 	r, err := ParseReference(image)
 	if err != nil {
 		return Reference{}, fmt.Errorf("%s is not pinned: %w", stack, err)
@@ -267,15 +271,10 @@ func (r Reference) WithTag() string {
 
 // Image is a stack's image as its file sets it.
 func (p *Project) Image(stack string) (string, error) {
-	raw, err := p.read(stack)
+	image, _, err := p.value(stack, "image")
 	if err != nil {
 		return "", err
 	}
-	cfg, err := settings(raw)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", p.StackFile(stack), err)
-	}
-	image, _ := cfg[p.name+":image"].(string)
 	if image == "" {
 		return "", fmt.Errorf("%s sets no image", p.StackFile(stack))
 	}
