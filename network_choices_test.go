@@ -7,6 +7,9 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -267,6 +270,8 @@ func TestNatInstanceUserDataIsTheDocumentedSetup(t *testing.T) {
 		"net.ipv4.ip_forward = 1", `iptables -t nat -A POSTROUTING -o "$IFACE" -j MASQUERADE`, "iptables -F FORWARD",
 		"iptables-save > /etc/sysconfig/iptables", "systemctl enable --now iptables", "--no-source-dest-check",
 		"for RT in rtb-1 rtb-2; do", "replace-route", "create-route",
+		// A route taken away (a deploy deleting a NAT gateway's route) comes back within a minute.
+		"OnUnitActiveSec=60", "systemctl enable --now nat-routes.timer",
 	} {
 		if !strings.Contains(script, want) {
 			t.Errorf("user data lacks %q:\n%s", want, script)
@@ -278,5 +283,31 @@ func TestNatInstanceUserDataIsTheDocumentedSetup(t *testing.T) {
 	raw, _ := json.Marshal(script)
 	if len(raw) > 16*1024 {
 		t.Errorf("user data of %d bytes: EC2 allows 16 KB", len(raw))
+	}
+}
+
+// TestNatInstanceScriptsPassShellcheck lints the boot script and the route keeper it installs, when
+// shellcheck is installed (.ci/run installs it).
+func TestNatInstanceScriptsPassShellcheck(t *testing.T) {
+	shellcheck, err := exec.LookPath("shellcheck")
+	if err != nil {
+		t.Skip("shellcheck is not installed")
+	}
+	script := infra.NatUserData([]string{"rtb-1", "rtb-2"})
+	start := strings.Index(script, "<<'SCRIPT'\n")
+	end := strings.Index(script, "\nSCRIPT\n")
+	if start < 0 || end < start {
+		t.Fatal("no route keeper script in the user data")
+	}
+	inner := script[start+len("<<'SCRIPT'\n") : end+1]
+	dir := t.TempDir()
+	for name, body := range map[string]string{"user-data.sh": script, "nat-routes.sh": inner} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(shellcheck, path).CombinedOutput(); err != nil {
+			t.Errorf("shellcheck %s: %v\n%s", name, err, out)
+		}
 	}
 }

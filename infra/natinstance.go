@@ -236,33 +236,75 @@ func NatInstanceStatements(partition, region, account, name string, routeTables 
 			Condition: map[string]map[string]string{"StringEquals": {"aws:ResourceTag/" + NatInstanceTag: name}},
 		},
 		{Sid: "RouteThroughItself", Effect: "Allow", Action: []string{"ec2:CreateRoute", "ec2:ReplaceRoute"}, Resource: tables},
+		// Reading routes takes no resource ARN ("Actions, resources, and condition keys for Amazon EC2").
+		{Sid: "SeeWhereTheRoutesGo", Effect: "Allow", Action: []string{"ec2:DescribeRouteTables"}, Resource: []string{"*"}},
 	}
 }
 
 // NatUserData sets an AL2023 instance up as a NAT ("NAT instances" in the VPC User Guide: forwarding
 // on, masquerading out of the primary interface, FORWARD chain flushed, saved across reboots), turns
-// its source/destination check off, and points the route tables' 0.0.0.0/0 at itself.
+// its source/destination check off, and keeps the route tables' 0.0.0.0/0 pointed at itself: a
+// systemd timer checks every minute and puts the route back if anything else took it (a deploy that
+// removes a NAT gateway's route deletes the destination, whichever target it has by then).
 func NatUserData(routeTables []string) string {
-	return strings.Join([]string{
-		"#!/bin/bash",
-		"set -euo pipefail",
-		`IMDS_SESSION=$(curl -sS -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')`,
-		`md() { curl -sS -H "X-aws-ec2-metadata-token: $IMDS_SESSION" "http://169.254.169.254/latest/meta-data/$1"; }`,
-		`INSTANCE_ID=$(md instance-id)`,
-		`REGION=$(md placement/region)`,
-		`dnf install -y iptables-services`,
-		`echo 'net.ipv4.ip_forward = 1' > /etc/sysctl.d/90-nat-instance.conf`,
-		`sysctl -p /etc/sysctl.d/90-nat-instance.conf`,
-		`IFACE=$(ip -o -4 route show to default | awk '{print $5; exit}')`,
-		`iptables -t nat -A POSTROUTING -o "$IFACE" -j MASQUERADE`,
-		`iptables -F FORWARD`,
-		`iptables-save > /etc/sysconfig/iptables`,
-		`systemctl enable --now iptables`,
-		`aws ec2 modify-instance-attribute --region "$REGION" --instance-id "$INSTANCE_ID" --no-source-dest-check`,
-		`for RT in ` + strings.Join(routeTables, " ") + `; do`,
-		`  aws ec2 replace-route --region "$REGION" --route-table-id "$RT" --destination-cidr-block 0.0.0.0/0 --instance-id "$INSTANCE_ID" ||`,
-		`    aws ec2 create-route --region "$REGION" --route-table-id "$RT" --destination-cidr-block 0.0.0.0/0 --instance-id "$INSTANCE_ID"`,
-		`done`,
-		"",
-	}, "\n")
+	return strings.ReplaceAll(natUserData, "__ROUTE_TABLES__", strings.Join(routeTables, " "))
 }
+
+const natUserData = `#!/bin/bash
+set -euo pipefail
+dnf install -y iptables-services
+echo 'net.ipv4.ip_forward = 1' > /etc/sysctl.d/90-nat-instance.conf
+sysctl -p /etc/sysctl.d/90-nat-instance.conf
+IFACE=$(ip -o -4 route show to default | awk '{print $5; exit}')
+iptables -t nat -A POSTROUTING -o "$IFACE" -j MASQUERADE
+iptables -F FORWARD
+iptables-save > /etc/sysconfig/iptables
+systemctl enable --now iptables
+
+cat > /usr/local/sbin/nat-routes <<'SCRIPT'
+#!/bin/bash
+set -euo pipefail
+IMDS_SESSION=$(curl -sS -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')
+md() { curl -sS -H "X-aws-ec2-metadata-token: $IMDS_SESSION" "http://169.254.169.254/latest/meta-data/$1"; }
+INSTANCE_ID=$(md instance-id)
+REGION=$(md placement/region)
+aws ec2 modify-instance-attribute --region "$REGION" --instance-id "$INSTANCE_ID" --no-source-dest-check
+for RT in __ROUTE_TABLES__; do
+  TARGET=$(aws ec2 describe-route-tables --region "$REGION" --route-table-ids "$RT" \
+    --query "RouteTables[0].Routes[?DestinationCidrBlock=='0.0.0.0/0'].InstanceId | [0]" --output text)
+  if [ "$TARGET" = "$INSTANCE_ID" ]; then
+    continue
+  fi
+  aws ec2 replace-route --region "$REGION" --route-table-id "$RT" --destination-cidr-block 0.0.0.0/0 --instance-id "$INSTANCE_ID" ||
+    aws ec2 create-route --region "$REGION" --route-table-id "$RT" --destination-cidr-block 0.0.0.0/0 --instance-id "$INSTANCE_ID"
+done
+SCRIPT
+chmod 0755 /usr/local/sbin/nat-routes
+
+cat > /etc/systemd/system/nat-routes.service <<'UNIT'
+[Unit]
+Description=Route the private subnets through this NAT instance
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/nat-routes
+UNIT
+
+cat > /etc/systemd/system/nat-routes.timer <<'UNIT'
+[Unit]
+Description=Keep the private subnets routed through this NAT instance
+
+[Timer]
+OnBootSec=5
+OnUnitActiveSec=60
+
+[Install]
+WantedBy=timers.target
+UNIT
+
+systemctl daemon-reload
+systemctl start nat-routes.service
+systemctl enable --now nat-routes.timer
+`
