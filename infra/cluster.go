@@ -155,22 +155,8 @@ func NewEcsCluster(ctx *pulumi.Context, name string, args *EcsClusterArgs, opts 
 		UserData: cluster.Name.ApplyT(func(name string) string {
 			return userData(name, cfg.Capacity.WarmPool.Enabled)
 		}).(pulumi.StringOutput),
-		MetadataOptions: &ec2.LaunchTemplateMetadataOptionsArgs{
-			HttpEndpoint: pulumi.String("enabled"),
-			HttpTokens:   pulumi.String("required"),
-			// One hop: the host reaches IMDS, bridge-mode containers (one hop further) cannot, so
-			// tasks only ever get their own task role, never the instance role.
-			HttpPutResponseHopLimit: pulumi.Int(1),
-		},
-		BlockDeviceMappings: ec2.LaunchTemplateBlockDeviceMappingArray{&ec2.LaunchTemplateBlockDeviceMappingArgs{
-			DeviceName: pulumi.String("/dev/xvda"),
-			Ebs: &ec2.LaunchTemplateBlockDeviceMappingEbsArgs{
-				VolumeSize:          pulumi.Int(cfg.RootVolumeSize),
-				VolumeType:          pulumi.String("gp3"),
-				Encrypted:           pulumi.String("true"),
-				DeleteOnTermination: pulumi.String("true"),
-			},
-		}},
+		MetadataOptions:     imdsV2Only(),
+		BlockDeviceMappings: encryptedRootVolume(cfg.RootVolumeSize),
 		NetworkInterfaces: ec2.LaunchTemplateNetworkInterfaceArray{&ec2.LaunchTemplateNetworkInterfaceArgs{
 			DeviceIndex:              pulumi.Int(0),
 			AssociatePublicIpAddress: pulumi.String("false"),
@@ -455,6 +441,30 @@ func (c *EcsCluster) securityGroup(ctx *pulumi.Context, name string, args *EcsCl
 		return nil, nil, fmt.Errorf("ecs cluster %s: endpoints ingress: %w", name, err)
 	}
 	return sg, []pulumi.Resource{rule}, nil
+}
+
+// imdsV2Only requires IMDSv2 session tokens (Security Hub EC2.8) with one hop: the host reaches IMDS,
+// bridge-mode containers (one hop further) cannot, so tasks only ever get their own task role, never
+// the instance role (AutoScaling.4).
+func imdsV2Only() *ec2.LaunchTemplateMetadataOptionsArgs {
+	return &ec2.LaunchTemplateMetadataOptionsArgs{
+		HttpEndpoint:            pulumi.String("enabled"),
+		HttpTokens:              pulumi.String("required"),
+		HttpPutResponseHopLimit: pulumi.Int(1),
+	}
+}
+
+// encryptedRootVolume is an encrypted gp3 root volume of sizeGiB that goes with its instance (EC2.3).
+func encryptedRootVolume(sizeGiB int) ec2.LaunchTemplateBlockDeviceMappingArray {
+	return ec2.LaunchTemplateBlockDeviceMappingArray{&ec2.LaunchTemplateBlockDeviceMappingArgs{
+		DeviceName: pulumi.String("/dev/xvda"),
+		Ebs: &ec2.LaunchTemplateBlockDeviceMappingEbsArgs{
+			VolumeSize:          pulumi.Int(sizeGiB),
+			VolumeType:          pulumi.String("gp3"),
+			Encrypted:           pulumi.String("true"),
+			DeleteOnTermination: pulumi.String("true"),
+		},
+	}}
 }
 
 // userData joins the instance to the cluster and keeps memory back for the OS and the agent. With a

@@ -156,21 +156,9 @@ func natInstance(ctx *pulumi.Context, name string, spec *natInstanceSpec, parent
 		UserData: spec.routeTables.ApplyT(func(tables []string) string {
 			return base64.StdEncoding.EncodeToString([]byte(NatUserData(tables)))
 		}).(pulumi.StringOutput),
-		MetadataOptions: &awsec2.LaunchTemplateMetadataOptionsArgs{
-			HttpEndpoint:            pulumi.String("enabled"),
-			HttpTokens:              pulumi.String("required"),
-			HttpPutResponseHopLimit: pulumi.Int(1),
-		},
-		BlockDeviceMappings: awsec2.LaunchTemplateBlockDeviceMappingArray{&awsec2.LaunchTemplateBlockDeviceMappingArgs{
-			DeviceName: pulumi.String("/dev/xvda"),
-			Ebs: &awsec2.LaunchTemplateBlockDeviceMappingEbsArgs{
-				// AL2023's own root volume size: the AMI refuses a smaller one.
-				VolumeSize:          pulumi.Int(NatRootVolumeGiB),
-				VolumeType:          pulumi.String("gp3"),
-				Encrypted:           pulumi.String("true"),
-				DeleteOnTermination: pulumi.String("true"),
-			},
-		}},
+		MetadataOptions: imdsV2Only(),
+		// AL2023's own root volume size: the AMI refuses a smaller one.
+		BlockDeviceMappings: encryptedRootVolume(NatRootVolumeGiB),
 		NetworkInterfaces: awsec2.LaunchTemplateNetworkInterfaceArray{&awsec2.LaunchTemplateNetworkInterfaceArgs{
 			DeviceIndex: pulumi.Int(0),
 			// A NAT instance is the one instance with a public address: it is the private subnets'
