@@ -105,7 +105,7 @@ func TestAlertsReachEveryoneFromEveryAlarmAndRule(t *testing.T) {
 		}
 		wantRules := []string{"monitoring-deployment-failed"}
 		for _, j := range c.Jobs {
-			wantRules = append(wantRules, "monitoring-job-"+j.Name+"-task-failed", "monitoring-job-"+j.Name+"-run-failed")
+			wantRules = append(wantRules, "monitoring-"+j.Name+"-task-failed", "monitoring-"+j.Name+"-run-failed")
 		}
 		if c.Database.Enabled {
 			wantRules = append(wantRules, "monitoring-db-event", "monitoring-db-rotation-failed")
@@ -510,12 +510,12 @@ func TestAlarmsAndRulesWatchTheStacksOwnResources(t *testing.T) {
 		}
 		for _, job := range c.Jobs {
 			td := m.Named("aws:ecs/taskDefinition:TaskDefinition", "jobs-"+job.Name+"-task")
-			if !read("monitoring-job-"+job.Name+"-task-failed") || strings.Join(pattern.Detail.Group, ",") != "family:"+td.Str("family") ||
+			if !read("monitoring-"+job.Name+"-task-failed") || strings.Join(pattern.Detail.Group, ",") != "family:"+td.Str("family") ||
 				strings.Join(pattern.Detail.ClusterArn, ",") != cluster.Out("arn") {
 				t.Errorf("job %s's task rule watches %v, want family:%s", job.Name, pattern.Detail.Group, td.Str("family"))
 			}
 			machine := m.Named("aws:sfn/stateMachine:StateMachine", "jobs-"+job.Name)
-			if !read("monitoring-job-"+job.Name+"-run-failed") || strings.Join(pattern.Detail.StateMachineArn, ",") != machine.Out("arn") {
+			if !read("monitoring-"+job.Name+"-run-failed") || strings.Join(pattern.Detail.StateMachineArn, ",") != machine.Out("arn") {
 				t.Errorf("job %s's run rule watches %v, want %s", job.Name, pattern.Detail.StateMachineArn, machine.Out("arn"))
 			}
 		}

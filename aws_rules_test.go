@@ -794,3 +794,55 @@ func TestPolicySuiteHoldsForEveryVariant(t *testing.T) {
 		}
 	})
 }
+
+// autoNameLimits are AWS's limits on the names Pulumi makes up for resources without one: the logical
+// name, a hyphen and 7 random characters, which the provider refuses when they do not fit (tfbridge's
+// autonaming does not truncate). IAM CreateRole 64, PutRolePolicy 128, CreateInstanceProfile 128;
+// EventBridge PutRule 64; Scheduler CreateSchedule 64; Step Functions CreateStateMachine 80; SQS
+// CreateQueue 80; ELB load balancers and target groups 32; ElastiCache replication groups 40; RDS
+// instance identifiers 63; launch templates 128; everything else named here 255.
+var autoNameLimits = map[string]int{
+	roleType: 64, "aws:iam/rolePolicy:RolePolicy": 128, "aws:iam/instanceProfile:InstanceProfile": 128,
+	"aws:cloudwatch/eventRule:EventRule": 64, "aws:scheduler/schedule:Schedule": 64, "aws:sfn/stateMachine:StateMachine": 80,
+	"aws:sqs/queue:Queue": 80, "aws:lb/loadBalancer:LoadBalancer": 32, "aws:lb/targetGroup:TargetGroup": 32,
+	"aws:elasticache/replicationGroup:ReplicationGroup": 40, "aws:rds/instance:Instance": 63,
+	"aws:ec2/launchTemplate:LaunchTemplate": 128, "aws:autoscaling/group:Group": 255, "aws:ec2/securityGroup:SecurityGroup": 255,
+	"aws:cloudwatch/metricAlarm:MetricAlarm": 255, "aws:sns/topic:Topic": 256, "aws:ecs/service:Service": 255,
+	"aws:ecs/cluster:Cluster": 255, "aws:ecs/capacityProvider:CapacityProvider": 255, "aws:cloudwatch/logGroup:LogGroup": 512,
+}
+
+// autoNameSuffix is what Pulumi adds to a logical name: "-" and 7 random characters.
+const autoNameSuffix = 8
+
+// TestAutoNamesFitAWSLimits runs every stack file with everything on and jobs of the longest name
+// config allows (32 characters), and checks every auto-named resource's name would fit.
+func TestAutoNamesFitAWSLimits(t *testing.T) {
+	forEachVariantConfig(t, func(t *testing.T, stack, project string, v variant, cfg map[string]string) {
+		if v.name != "everything" {
+			return
+		}
+		jobs, _ := json.Marshal([]map[string]any{
+			{"name": strings.Repeat("j", 32), "schedule": "rate(1 day)", "command": []string{"true"}},
+		})
+		cfg[project+":jobs"] = string(jobs)
+		cfg[project+":maxInstances"] = "20"
+		m, err := pulumitest.Run(project, stack, cfg, program)
+		if err != nil {
+			t.Fatalf("program failed: %v", err)
+		}
+		checked := 0
+		for _, r := range m.Resources() {
+			limit, ok := autoNameLimits[r.Type]
+			if !ok || r.Str("name") != "" || r.Str("namePrefix") != "" || r.Str("identifier") != "" || r.Str("replicationGroupId") != "" {
+				continue
+			}
+			checked++
+			if n := len(r.Name) + autoNameSuffix; n > limit {
+				t.Errorf("%s %s: its auto-name has %d characters; AWS allows %d", r.Type, r.Name, n, limit)
+			}
+		}
+		if checked < 20 {
+			t.Errorf("only %d auto-named resources checked", checked)
+		}
+	})
+}

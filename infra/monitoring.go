@@ -328,13 +328,15 @@ func (w *watcher) rules() error {
 			pattern := a.ClusterArn.ToStringOutput().ApplyT(func(cluster string) string {
 				return JobTaskFailedPattern(cluster, []string{family})
 			}).(pulumi.StringOutput)
-			if err := w.notify("job-"+job+"-task-failed", fmt.Sprintf("A task of the %s job exited non-zero or never started", job), pattern,
+			// Logical names stay short enough for EventBridge's 64-character rule names with
+			// Pulumi's 8-character suffix and a 32-character job name.
+			if err := w.notify(job+"-task-failed", fmt.Sprintf("A task of the %s job exited non-zero or never started", job), pattern,
 				map[string]string{"exitCode": "$.detail.containers[0].exitCode", "reason": "$.detail.stoppedReason", "stopCode": "$.detail.stopCode", "task": "$.detail.taskArn"},
 				fmt.Sprintf("[%s] A task of the %s job stopped: exit code <exitCode>, <stopCode>: <reason>. Task <task>. Its output is in the app's log group under the stream prefix job-%s. The run retries; if it still fails, a 'run failed' alert follows.", w.stack, job, job)); err != nil {
 				return err
 			}
 			machine := j.StateMachineArns.ToStringMapOutput().MapIndex(pulumi.String(job))
-			if err := w.runFailed("job-"+job+"-run-failed", fmt.Sprintf("A run of the %s job failed after its retries, timed out or was aborted", job), machine); err != nil {
+			if err := w.runFailed(job+"-run-failed", fmt.Sprintf("A run of the %s job failed after its retries, timed out or was aborted", job), machine); err != nil {
 				return err
 			}
 		}
@@ -378,7 +380,9 @@ func (w *watcher) notify(suffix, description string, pattern pulumi.StringInput,
 	for i, dest := range w.args.Destinations {
 		if _, err := cloudwatch.NewEventTarget(w.ctx, fmt.Sprintf("%s-%s-%d", w.name, suffix, i), &cloudwatch.EventTargetArgs{
 			Rule: rule.Name,
-			Arn:  dest,
+			// Unique within the rule; a name, not an autoname that could outgrow PutTargets' 64.
+			TargetId: pulumi.Sprintf("notify-%d", i),
+			Arn:      dest,
 			InputTransformer: &cloudwatch.EventTargetInputTransformerArgs{
 				InputPaths:    pulumi.ToStringMap(paths),
 				InputTemplate: pulumi.String(string(quoted)),
@@ -421,8 +425,9 @@ func (w *watcher) countStops(serviceSet pulumi.ArrayOutput) error {
 		return fmt.Errorf("task stops log policy: %w", err)
 	}
 	if _, err := cloudwatch.NewEventTarget(w.ctx, w.name+"-task-stops", &cloudwatch.EventTargetArgs{
-		Rule: rule.Name,
-		Arn:  logGroup.Arn,
+		Rule:     rule.Name,
+		TargetId: pulumi.String("count-stops"),
+		Arn:      logGroup.Arn,
 	}, w.parent, pulumi.DependsOn([]pulumi.Resource{policy})); err != nil {
 		return fmt.Errorf("task stops target: %w", err)
 	}
