@@ -256,7 +256,6 @@ func monitoringArgs(cfg *config.Config, c monitored) *infra.MonitoringArgs {
 		LoadBalancerArnSuffix: c.alb.ArnSuffix,
 		TargetGroupArnSuffix:  c.alb.TargetGroupArnSuffix,
 		Services:              c.services,
-		LogGroupName:          c.app.LogGroupName,
 		Region:                cfg.Region,
 		Partition:             cfg.Partition(),
 		LogRetentionDays:      cfg.Service.LogRetentionDays,

@@ -2,6 +2,7 @@ package infra
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -60,9 +61,7 @@ type MonitoringArgs struct {
 	TargetGroupArnSuffix  pulumi.StringInput
 	// Services: the API first, then the worker.
 	Services []MonitoredService
-	// LogGroupName is the app's log group, where a stopped task's output is.
-	LogGroupName pulumi.StringInput
-	Jobs         *MonitoredJobs
+	Jobs     *MonitoredJobs
 	// RotationStateMachineArn is the database rotation's redeploy, whose failure is worth a page.
 	RotationStateMachineArn pulumi.StringInput
 	Database                *MonitoredDatabase
@@ -114,10 +113,7 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 	}
 
 	dashboardName := taskFamily(ctx.Project(), ctx.Stack(), name)
-	body, err := w.dashboardBody(alarms)
-	if err != nil {
-		return nil, fmt.Errorf("monitoring %s: %w", name, err)
-	}
+	body := w.dashboardBody(alarms)
 	dashboard, err := cloudwatch.NewDashboard(ctx, name+"-dashboard", &cloudwatch.DashboardArgs{
 		DashboardName: pulumi.String(dashboardName),
 		DashboardBody: body,
@@ -254,7 +250,7 @@ func (w *watcher) alarms() (pulumi.StringArray, error) {
 				"GreaterThanThreshold", float64(t.CacheEvictions), 1, overNodes(a.CacheNodes, "SUM", "Evictions", "Sum")),
 		)
 	}
-	return arns, joinErrs(errs)
+	return arns, errors.Join(errs...)
 }
 
 // insightsQuery is one Container Insights task count of a service, by the minute.
@@ -466,17 +462,8 @@ func EventsToLogsPolicy(logGroupArn string) string {
 	}}.JSON()
 }
 
-func joinErrs(errs []error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // dashboardBody gathers the names the dashboard shows and renders its body.
-func (w *watcher) dashboardBody(alarms pulumi.StringArray) (pulumi.StringOutput, error) {
+func (w *watcher) dashboardBody(alarms pulumi.StringArray) pulumi.StringOutput {
 	a := w.args
 	names := pulumi.StringMap{
 		"cluster": a.ClusterName, "lb": a.LoadBalancerArnSuffix, "tg": a.TargetGroupArnSuffix, "asg": a.AutoScalingGroupName,
@@ -513,5 +500,5 @@ func (w *watcher) dashboardBody(alarms pulumi.StringArray) (pulumi.StringOutput,
 			spec.CapacityProviders = append(spec.CapacityProviders, n[fmt.Sprintf("cp%d", i)])
 		}
 		return DashboardBody(spec)
-	}).(pulumi.StringOutput), nil
+	}).(pulumi.StringOutput)
 }
