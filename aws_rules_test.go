@@ -846,3 +846,52 @@ func TestAutoNamesFitAWSLimits(t *testing.T) {
 		}
 	})
 }
+
+// TestServiceRolesTrustOnlyThisAccountsUse (review C8): a role that an AWS service assumes on a
+// resource's behalf is open to the cross-service confused deputy unless its trust policy names the
+// account ("The confused deputy problem", IAM User Guide). Step Functions, EventBridge Scheduler,
+// EventBridge, VPC flow logs and ECS task roles ("Amazon ECS task IAM role") document
+// aws:SourceAccount in the trust policy; EC2 instance profiles and the ECS agent's task execution
+// role ("Amazon ECS task execution IAM role", whose documented trust policy has no condition) do
+// not, and a condition the service never sends would refuse every task start. Every role of every
+// stack file and variant is checked, and each exception is named by what uses the role.
+func TestServiceRolesTrustOnlyThisAccountsUse(t *testing.T) {
+	services := map[string]int{}
+	forEachVariant(t, func(t *testing.T, stack string, v variant, m *pulumitest.Mocks) {
+		g := newGraph(m)
+		executionRoles, taskRoles := map[string]bool{}, map[string]bool{}
+		for _, td := range m.OfType("aws:ecs/taskDefinition:TaskDefinition") {
+			if role := g.byValue[td.Str("executionRoleArn")]; role != nil {
+				executionRoles[role.URN] = true
+			}
+			if role := g.byValue[td.Str("taskRoleArn")]; role != nil {
+				taskRoles[role.URN] = true
+			}
+		}
+		if len(executionRoles) == 0 || len(taskRoles) == 0 {
+			t.Fatalf("no task definition names its roles: the test would check nothing")
+		}
+		for _, role := range m.OfType(roleType) {
+			var trust infra.PolicyDocument
+			if err := role.JSON("assumeRolePolicy", &trust); err != nil || len(trust.Statement) != 1 {
+				t.Fatalf("role %s: trust policy %q: %v", role.Name, role.Str("assumeRolePolicy"), err)
+			}
+			st := trust.Statement[0]
+			service := st.Principal["Service"]
+			services[service]++
+			account := st.Condition["StringEquals"]["aws:SourceAccount"]
+			exempt := service == "ec2.amazonaws.com" || (service == "ecs-tasks.amazonaws.com" && executionRoles[role.URN] && !taskRoles[role.URN])
+			switch {
+			case exempt && len(st.Condition) != 0:
+				t.Errorf("role %s (%s) carries %v, which its service does not send", role.Name, service, st.Condition)
+			case !exempt && account != pulumitest.Account:
+				t.Errorf("role %s trusts %s for any account's use (condition %v), want aws:SourceAccount %s", role.Name, service, st.Condition, pulumitest.Account)
+			}
+		}
+	})
+	for _, want := range []string{"ecs-tasks.amazonaws.com", "ec2.amazonaws.com", "vpc-flow-logs.amazonaws.com", "states.amazonaws.com", "scheduler.amazonaws.com", "events.amazonaws.com"} {
+		if services[want] == 0 {
+			t.Errorf("no role of any variant trusts %s: the variants are meant to exercise it", want)
+		}
+	}
+}

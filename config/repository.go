@@ -1,6 +1,10 @@
 package config
 
-import "regexp"
+import (
+	"regexp"
+	"strings"
+	"time"
+)
 
 // RepositoryConfig is an ECR repository the stack owns for the app's images (key `repository`):
 // immutable tags, scan on push, encrypted, a lifecycle policy, and push rights for the app's CI.
@@ -11,9 +15,9 @@ type RepositoryConfig struct {
 	Name string `json:"name"`
 	// KeepImages is how many tagged images the lifecycle policy keeps, newest first.
 	KeepImages int `json:"keepImages"`
-	// KeepDeployed is how many images tagged deployed-* (by the deploy workflow, once a stack runs
-	// them) are kept whatever KeepImages says: the lifecycle policy never reaches an image a stack
-	// runs while fewer than this many images were deployed after it.
+	// KeepDeployed is how many images tagged deployed-* (by the deploy workflow, once a stack
+	// verified them) are kept whatever KeepImages says, newest pushed first: rollback candidates.
+	// The image a stack runs now is kept whatever either says (its running-* record).
 	KeepDeployed int `json:"keepDeployed"`
 	// PushRoleArns are the IAM roles (the app repository's CI) that may push images.
 	PushRoleArns []string `json:"pushRoleArns"`
@@ -62,4 +66,52 @@ func validateRepository(c *Config, fail func(string, string, ...any)) {
 		}
 		seen[arn] = true
 	}
+}
+
+// The deploy workflow's records in the repository, as tags `go run ./cmd/release mark` adds after a
+// stack verified its image. ECR tags are at most 128 characters of [A-Za-z0-9_.-].
+const (
+	// DeployedTagPattern selects every image a stack verified: deployed-<stack>-<time>, one per
+	// stack and image, kept as rollback candidates and as the proof `release check` looks for.
+	DeployedTagPattern = "deployed-*"
+	// RunningTagPattern selects the image each stack runs now: running-<stack>-<time>, on exactly
+	// one image per stack, moved when the stack's image changes.
+	RunningTagPattern = "running-*"
+	// recordTimeLayout is the time in a record's tag, UTC.
+	recordTimeLayout = "20060102T150405Z"
+)
+
+var (
+	tagUnsafe    = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
+	recordSuffix = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z$`)
+)
+
+// ReleaseRecord is one kind of record tag: "deployed" or "running".
+type ReleaseRecord string
+
+// The two records a stack's verified image carries.
+const (
+	DeployedRecord ReleaseRecord = "deployed"
+	RunningRecord  ReleaseRecord = "running"
+)
+
+// Tag is the record's tag for stack at a time: <record>-<stack>-<yyyymmddThhmmssZ>.
+func (r ReleaseRecord) Tag(stack string, at time.Time) string {
+	return r.prefix(stack) + at.UTC().Format(recordTimeLayout)
+}
+
+// Of reports whether tag is this record of exactly this stack: deployed-dev-<time> is dev's, not
+// a record of a stack named dev-eu (deployed-dev-eu-<time>) or the other way round.
+func (r ReleaseRecord) Of(tag, stack string) bool {
+	rest, ok := strings.CutPrefix(tag, r.prefix(stack))
+	return ok && recordSuffix.MatchString(rest)
+}
+
+// Shape is how the record's tags look for a stack, for messages: deployed-dev-<time>.
+func (r ReleaseRecord) Shape(stack string) string {
+	return r.prefix(stack) + "<time>"
+}
+
+func (r ReleaseRecord) prefix(stack string) string {
+	return string(r) + "-" + tagUnsafe.ReplaceAllString(stack, "-") + "-"
 }

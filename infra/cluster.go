@@ -103,7 +103,7 @@ func NewEcsCluster(ctx *pulumi.Context, name string, args *EcsClusterArgs, opts 
 		return nil, err
 	}
 
-	role, err := newServiceRole(ctx, name+"-instance-role", "ec2.amazonaws.com", pulumi.String("ECS container instances: register with the cluster, pull images, Session Manager"), parent)
+	role, err := newServiceRole(ctx, name+"-instance-role", ec2Instances, pulumi.String("ECS container instances: register with the cluster, pull images, Session Manager"), parent)
 	if err != nil {
 		return nil, fmt.Errorf("ecs cluster %s: instance role: %w", name, err)
 	}

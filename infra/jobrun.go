@@ -13,6 +13,14 @@ import (
 // (runTask.sync), so the run's outcome is the task's: a non-zero exit fails it, and it is retried
 // with backoff; every run, with its task's exit code and stopped reason, stays in the execution
 // history and the state machine's log group.
+//
+// A run that fails or times out stops the tasks it started before it ends FAILED. Step Functions
+// promises only a best-effort cancel of a .sync task, and only when the execution is stopped or a
+// Parallel or Map branch fails ("Discover service integration patterns": "Step Functions will make a
+// best-effort attempt to cancel the task"); it says nothing of a state that times out. So the run
+// does it itself, whether or not Step Functions already has: it lists the tasks started with the
+// job's StartedBy in the cluster and stops each. The guard keeps runs of a job from overlapping, so
+// those are this run's tasks; the skipped path never gets there, as it would stop the other run's.
 
 // Names of the run's states, as the console and the execution history show them.
 const (
@@ -20,7 +28,11 @@ const (
 	JobChoiceState  = "Already running?"
 	JobSkippedState = "Skipped: the previous run is still going"
 	JobRunState     = "Run the job's task"
-	JobFailedState  = "Failed after retries"
+	// JobFindTasksState and JobStopTasksState clean up after a run that failed or timed out.
+	JobFindTasksState = "Find the run's tasks still running"
+	JobStopTasksState = "Stop the run's tasks"
+	JobStopTaskState  = "Stop the task"
+	JobFailedState    = "Failed after retries"
 )
 
 // Job run errors: JobAlreadyRunning when the guard skips a run, JobFailed after the retries.
@@ -39,6 +51,11 @@ const (
 	JobStartAllowanceSeconds = 600
 	// jobKillGraceSeconds matches `timeout -k 30`: SIGKILL 30 s after SIGTERM.
 	jobKillGraceSeconds = 30
+	// jobGuardPage is how many running executions the guard asks for: its own and one more. Any
+	// page of two holds at least one execution other than this one (ARNs are unique), and a page of
+	// one either is this one or is another; so two answer "is another run going?" whatever the
+	// listing's lag, and more would answer nothing new.
+	jobGuardPage = 2
 )
 
 // JobRetryErrors are the failures a run retries: the task failed (a non-zero exit, or a task ECS
@@ -46,9 +63,14 @@ const (
 // A run that times out is not retried: that would double its time limit.
 var JobRetryErrors = []string{"States.TaskFailed", "ECS.AmazonECSException", "ECS.SdkClientException"}
 
+// jobAPIRetry retries the run's own API calls (list its executions, find and stop its tasks) a few
+// times within seconds: throttling and service errors pass, and anything else is only tried again
+// three times before the state's Catch, if any, takes over.
+var jobAPIRetry = []aslRetrier{{ErrorEquals: []string{"States.ALL"}, IntervalSeconds: 2, MaxAttempts: 3, BackoffRate: 2}}
+
 // JobStateTimeout is the run state's limit: the job's own timeout, the grace `timeout` gives before
 // SIGKILL, and the allowance to start. It backs the in-container `timeout` for a task that hangs
-// before or around its command; when it fires, Step Functions stops the task. 0 means no limit.
+// before or around its command; when it fires, the run stops the task (see above). 0 means no limit.
 func JobStateTimeout(job config.JobConfig) int {
 	if job.Timeout == 0 {
 		return 0
@@ -56,8 +78,59 @@ func JobStateTimeout(job config.JobConfig) int {
 	return job.Timeout + jobKillGraceSeconds + JobStartAllowanceSeconds
 }
 
+// jobStartedBy is the StartedBy of a job's tasks: ECS allows 36 characters, which "job-" and a job
+// name of at most 32 fill exactly.
+func jobStartedBy(job config.JobConfig) string { return "job-" + job.Name }
+
+// aslRule is a Choice rule: a comparison of Variable, or an And/Or of rules. The values are
+// pointers so that a comparison with 0 or false is written out.
+type aslRule struct {
+	Variable                 string    `json:"Variable,omitempty"`
+	NumericEquals            *int      `json:"NumericEquals,omitempty"`
+	NumericGreaterThanEquals *int      `json:"NumericGreaterThanEquals,omitempty"`
+	BooleanEquals            *bool     `json:"BooleanEquals,omitempty"`
+	And                      []aslRule `json:"And,omitempty"`
+	Or                       []aslRule `json:"Or,omitempty"`
+	Next                     string    `json:"Next,omitempty"`
+}
+
+type aslChoiceState struct {
+	Type    string    `json:"Type"`
+	Comment string    `json:"Comment,omitempty"`
+	Choices []aslRule `json:"Choices"`
+	Default string    `json:"Default"`
+}
+
+// aslMapState is an inline Map state ("Using Map state in Inline mode": ItemProcessor and
+// ItemSelector replace the deprecated Iterator and Parameters). A nil ResultPath is written as
+// null: the state's input, and so the run's $.error, becomes its output.
+type aslMapState struct {
+	Type          string           `json:"Type"`
+	Comment       string           `json:"Comment,omitempty"`
+	ItemsPath     string           `json:"ItemsPath"`
+	ItemSelector  map[string]any   `json:"ItemSelector"`
+	ItemProcessor aslItemProcessor `json:"ItemProcessor"`
+	ResultPath    *string          `json:"ResultPath"`
+	Catch         []aslCatcher     `json:"Catch,omitempty"`
+	Next          string           `json:"Next"`
+}
+
+type aslItemProcessor struct {
+	ProcessorConfig map[string]string   `json:"ProcessorConfig"`
+	StartAt         string              `json:"StartAt"`
+	States          map[string]aslState `json:"States"`
+}
+
+func intp(n int) *int    { return &n }
+func boolp(b bool) *bool { return &b }
+
 // JobRunDefinition is the Amazon States Language definition of one job's run.
 func JobRunDefinition(partition string, job config.JobConfig, clusterArn, taskDefinitionArn, capacityProvider string) (string, error) {
+	sdk := func(api string) string { return fmt.Sprintf("arn:%s:states:::aws-sdk:%s", partition, api) }
+	// A cleanup step that fails after its retries still ends the run as JobFailed, with the run's
+	// own error kept in $.error: the cleanup never hides why the run failed, and never loops.
+	toFailed := []aslCatcher{{ErrorEquals: []string{"States.ALL"}, ResultPath: "$.cleanupError", Next: JobFailedState}}
+
 	run := aslState{
 		Type:     "Task",
 		Comment:  "One task of the job; the state fails when the task's container exits non-zero",
@@ -70,11 +143,12 @@ func JobRunDefinition(partition string, job config.JobConfig, clusterArn, taskDe
 			},
 			"EnableECSManagedTags": true,
 			"PropagateTags":        "TASK_DEFINITION",
-			"StartedBy":            "job-" + job.Name,
+			"StartedBy":            jobStartedBy(job),
 		},
 		TimeoutSeconds: JobStateTimeout(job),
-		Catch:          []aslCatcher{{ErrorEquals: []string{"States.ALL"}, ResultPath: "$.error", Next: JobFailedState}},
-		End:            true,
+		// Failed or timed out: stop what the run started, then fail.
+		Catch: []aslCatcher{{ErrorEquals: []string{"States.ALL"}, ResultPath: "$.error", Next: JobFindTasksState}},
+		End:   true,
 	}
 	if job.Retries > 0 {
 		run.Retry = []aslRetrier{{
@@ -82,33 +156,93 @@ func JobRunDefinition(partition string, job config.JobConfig, clusterArn, taskDe
 			MaxAttempts: job.Retries, BackoffRate: JobRetryBackoffRate,
 		}}
 	}
-	states := map[string]aslState{
-		JobGuardState: {
+	states := map[string]any{
+		// ListExecutions "is eventually consistent": the list may lack this execution, just started,
+		// or still show one that has just ended. So the guard looks for another run, not for a count
+		// that assumes this one is listed: it notes how many are listed and whether this one is.
+		JobGuardState: aslState{
 			Type:     "Task",
-			Comment:  "Runs of this job that are still going, this one included",
-			Resource: fmt.Sprintf("arn:%s:states:::aws-sdk:sfn:listExecutions", partition),
+			Comment:  "Runs of this job that are still going, as far as ListExecutions knows",
+			Resource: sdk("sfn:listExecutions"),
 			Parameters: map[string]any{
-				"StateMachineArn.$": "$$.StateMachine.Id", "StatusFilter": "RUNNING", "MaxResults": 2,
+				"StateMachineArn.$": "$$.StateMachine.Id", "StatusFilter": "RUNNING", "MaxResults": jobGuardPage,
 			},
-			ResultSelector: map[string]any{"running.$": "States.ArrayLength($.Executions)"},
-			ResultPath:     "$.guard",
-			Retry: []aslRetrier{{
-				ErrorEquals: []string{"States.ALL"}, IntervalSeconds: 2, MaxAttempts: 3, BackoffRate: 2,
-			}},
-			Next: JobChoiceState,
+			ResultSelector: map[string]any{
+				"running.$": "States.ArrayLength($.Executions)",
+				"self.$":    "States.ArrayContains($.Executions[*].ExecutionArn, $$.Execution.Id)",
+			},
+			ResultPath: "$.guard",
+			Retry:      jobAPIRetry,
+			Next:       JobChoiceState,
 		},
-		JobChoiceState: {
+		JobChoiceState: aslChoiceState{
 			Type:    "Choice",
-			Choices: []aslChoice{{Variable: "$.guard.running", NumericGreaterThan: 1, Next: JobSkippedState}},
+			Comment: "Skip when another run is listed: two runs, or one that is not this one",
+			Choices: []aslRule{{
+				Or: []aslRule{
+					{Variable: "$.guard.running", NumericGreaterThanEquals: intp(jobGuardPage)},
+					{And: []aslRule{
+						{Variable: "$.guard.running", NumericEquals: intp(1)},
+						{Variable: "$.guard.self", BooleanEquals: boolp(false)},
+					}},
+				},
+				Next: JobSkippedState,
+			}},
 			Default: JobRunState,
 		},
-		JobSkippedState: {
+		JobSkippedState: aslState{
 			Type:  "Fail",
 			Error: ErrJobAlreadyRunning,
 			Cause: fmt.Sprintf("The previous run of the %s job is still going; this run was skipped so the two do not overlap.", job.Name),
 		},
 		JobRunState: run,
-		JobFailedState: {
+		// ListTasks: "When you specify startedBy as the filter, it must be the only filter that you
+		// use"; desiredStatus is left out, and its default, RUNNING, is what is wanted: tasks ECS has
+		// not yet been asked to stop, those still waiting for an instance included.
+		JobFindTasksState: aslState{
+			Type:       "Task",
+			Comment:    "Tasks this run started that are still running: Step Functions only tries to stop them",
+			Resource:   sdk("ecs:listTasks"),
+			Parameters: map[string]any{"Cluster": clusterArn, "StartedBy": jobStartedBy(job)},
+			ResultSelector: map[string]any{
+				"TaskArns.$": "$.TaskArns",
+			},
+			ResultPath: "$.leftover",
+			Retry:      jobAPIRetry,
+			Catch:      toFailed,
+			Next:       JobStopTasksState,
+		},
+		JobStopTasksState: aslMapState{
+			Type:      "Map",
+			Comment:   "Stop each of them, naming the job and this run as the reason",
+			ItemsPath: "$.leftover.TaskArns",
+			ItemSelector: map[string]any{
+				"Task.$": "$$.Map.Item.Value",
+				// Job names are lowercase letters, digits and hyphens: none of the characters
+				// States.Format reserves (' { } \). At most 32 + 80 (an execution name) + the text,
+				// well within StopTask's 255.
+				"Reason.$": fmt.Sprintf("States.Format('Job %s: run {} failed or timed out; stopped by its state machine', $$.Execution.Name)", job.Name),
+			},
+			ItemProcessor: aslItemProcessor{
+				ProcessorConfig: map[string]string{"Mode": "INLINE"},
+				StartAt:         JobStopTaskState,
+				States: map[string]aslState{
+					JobStopTaskState: {
+						Type:     "Task",
+						Resource: sdk("ecs:stopTask"),
+						Parameters: map[string]any{
+							"Cluster": clusterArn, "Task.$": "$.Task", "Reason.$": "$.Reason",
+						},
+						Retry: jobAPIRetry,
+						End:   true,
+					},
+				},
+			},
+			ResultPath: nil,
+			Catch:      toFailed,
+			Next:       JobFailedState,
+		},
+		JobFailedState: aslState{
 			Type:  "Fail",
 			Error: ErrJobFailed,
 			Cause: fmt.Sprintf("The %s job failed after %d retries or timed out; the run's events show the task's exit code and stopped reason.", job.Name, job.Retries),
@@ -123,7 +257,7 @@ func JobRunDefinition(partition string, job config.JobConfig, clusterArn, taskDe
 }
 
 // jobRunPolicy lets a job's state machine run exactly the job's task definition family in exactly
-// this cluster, watch and stop those tasks, pass exactly the job's two roles to ECS, keep the
+// this cluster, watch, find and stop those tasks, pass exactly the job's two roles to ECS, keep the
 // EventBridge rule that runTask.sync waits on ("IAM policies for Amazon ECS/AWS Fargate" in the Step
 // Functions guide), and list its own executions for the overlap guard.
 func jobRunPolicy(partition, region, clusterArn, family, taskRoleArn, executionRoleArn, stateMachineArn string) string {
@@ -139,6 +273,14 @@ func jobRunPolicy(partition, region, clusterArn, family, taskRoleArn, executionR
 		{
 			Sid: "WatchAndStopTheJobTask", Effect: "Allow", Action: []string{"ecs:DescribeTasks", "ecs:StopTask"},
 			Resource: []string{tasks}, Condition: inCluster,
+		},
+		// ListTasks names no task. The Service Authorization Reference gives it the container-instance
+		// resource type and the ecs:cluster key; listing a whole cluster names no container instance
+		// either, and the ECS guide's own policy to "list tasks for a specified cluster" is Resource
+		// "*" with ArnEquals on ecs:cluster. The condition is what keeps it to this cluster.
+		{
+			Sid: "FindTheJobTasks", Effect: "Allow", Action: []string{"ecs:ListTasks"},
+			Resource: []string{"*"}, Condition: inCluster,
 		},
 		{
 			Sid: "TagTheJobTask", Effect: "Allow", Action: []string{"ecs:TagResource"}, Resource: []string{tasks},

@@ -103,7 +103,7 @@ func NewScheduledJobs(ctx *pulumi.Context, name string, args *ScheduledJobsArgs,
 // job creates one job's task definition, state machine (role, policies, log group) and schedule
 // (role, policy).
 func (j *ScheduledJobs) job(ctx *pulumi.Context, name string, job config.JobConfig, args *ScheduledJobsArgs, dlq *sqs.Queue,
-	parent pulumi.ResourceOption) (*ecs.TaskDefinition, *sfn.StateMachine, error) {
+	parent pulumi.ResourceOrInvokeOption) (*ecs.TaskDefinition, *sfn.StateMachine, error) {
 	prefix := name + "-" + job.Name
 	rt := args.Runtime
 	family := taskFamily(ctx.Project(), ctx.Stack(), "job-"+job.Name)
@@ -127,7 +127,7 @@ func (j *ScheduledJobs) job(ctx *pulumi.Context, name string, job config.JobConf
 	}
 
 	// The state machine: its role may deliver logs before it exists, and run the job once it does.
-	runRole, err := newServiceRole(ctx, prefix+"-run-role", "states.amazonaws.com", pulumi.Sprintf("Step Functions: run the %s job's task", job.Name), parent)
+	runRole, err := newServiceRole(ctx, prefix+"-run-role", stepFunctions, pulumi.Sprintf("Step Functions: run the %s job's task", job.Name), parent)
 	if err != nil {
 		return fail("run role", err)
 	}
@@ -148,7 +148,7 @@ func (j *ScheduledJobs) job(ctx *pulumi.Context, name string, job config.JobConf
 		return fail("run policy", err)
 	}
 
-	role, err := newServiceRole(ctx, prefix+"-scheduler-role", "scheduler.amazonaws.com", pulumi.Sprintf("EventBridge Scheduler: start the %s job's run", job.Name), parent)
+	role, err := newServiceRole(ctx, prefix+"-scheduler-role", schedules, pulumi.Sprintf("EventBridge Scheduler: start the %s job's run", job.Name), parent)
 	if err != nil {
 		return fail("scheduler role", err)
 	}
@@ -212,8 +212,8 @@ func truncate(s string, limit int) string {
 
 // jobCommand runs the job's command under `timeout`: SIGTERM at the limit, SIGKILL 30 s later, and
 // exit code 124, so the run fails like any failed task (and is retried). This complements the run
-// state's own limit (JobStateTimeout), which also counts the wait for an instance and the image pull
-// and has Step Functions stop the task; the wrapper is the precise limit on the command itself.
+// state's own limit (JobStateTimeout), which also counts the wait for an instance and the image pull,
+// after which the run stops the task; the wrapper is the precise limit on the command itself.
 func jobCommand(job config.JobConfig) []string {
 	if job.Timeout == 0 {
 		return job.Command

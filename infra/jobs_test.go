@@ -70,11 +70,7 @@ type jobDefinition struct {
 			ErrorEquals []string
 			Next        string
 		}
-		Choices []struct {
-			Variable           string
-			NumericGreaterThan int
-			Next               string
-		}
+		Choices []struct{ Next string }
 	}
 }
 
@@ -125,9 +121,10 @@ func TestEachScheduleStartsItsJobsStateMachine(t *testing.T) {
 			guard.Parameters["StateMachineArn.$"] != "$$.StateMachine.Id" || guard.Parameters["StatusFilter"] != "RUNNING" {
 			t.Errorf("%s: the run does not start by counting its own running executions: %+v", tc.job, guard)
 		}
+		// Which listings skip is TestJobGuardSkipsOnlyWhenAnotherRunIsListed's.
 		choice := def.States[guard.Next]
-		if choice.Type != "Choice" || len(choice.Choices) != 1 || choice.Choices[0].NumericGreaterThan != 1 ||
-			choice.Choices[0].Variable != "$.guard.running" || def.States[choice.Choices[0].Next].Error != infra.ErrJobAlreadyRunning {
+		if choice.Type != "Choice" || len(choice.Choices) != 1 || def.States[choice.Choices[0].Next].Error != infra.ErrJobAlreadyRunning ||
+			guard.ResultSelector["self.$"] == "" {
 			t.Errorf("%s: a run still going does not make the new one fail as skipped: %+v", tc.job, choice)
 		}
 		run := def.States[choice.Default]
@@ -150,8 +147,10 @@ func TestEachScheduleStartsItsJobsStateMachine(t *testing.T) {
 		if strings.Contains(strings.Join(run.Retry[0].ErrorEquals, ","), "States.Timeout") {
 			t.Errorf("%s: a timed-out run is retried, doubling its limit", tc.job)
 		}
-		if len(run.Catch) != 1 || run.Catch[0].ErrorEquals[0] != "States.ALL" || def.States[run.Catch[0].Next].Error != infra.ErrJobFailed {
-			t.Errorf("%s: a run that fails after its retries does not end as %s: %+v", tc.job, infra.ErrJobFailed, run.Catch)
+		// A failed run stops its tasks, then fails (TestJobFailureStopsTheRunsTasksThenFails).
+		if len(run.Catch) != 1 || run.Catch[0].ErrorEquals[0] != "States.ALL" || run.Catch[0].Next != infra.JobFindTasksState ||
+			def.States[def.States[run.Catch[0].Next].Next].Next != infra.JobFailedState || def.States[infra.JobFailedState].Error != infra.ErrJobFailed {
+			t.Errorf("%s: a run that fails after its retries does not stop its tasks and end as %s: %+v", tc.job, infra.ErrJobFailed, run.Catch)
 		}
 
 		logs := named(t, m, "aws:cloudwatch/logGroup:LogGroup", "jobs-"+tc.job+"-run-logs")
@@ -239,8 +238,8 @@ func trusts(t *testing.T, role *pulumitest.Resource) string {
 }
 
 // TestJobRolesAreScopedToTheJob: Scheduler may start only the job's state machine and report to
-// the queue; the state machine may run only the job's task definition family in the cluster, watch
-// and stop those tasks, pass only the job's two roles, keep the rule runTask.sync needs ("IAM policies
+// the queue; the state machine may run only the job's task definition family in the cluster, watch,
+// find and stop those tasks, pass only the job's two roles, keep the rule runTask.sync needs ("IAM policies
 // for Amazon ECS/AWS Fargate", Step Functions guide), list its own runs, and deliver its logs.
 func TestJobRolesAreScopedToTheJob(t *testing.T) {
 	m := buildJobs(t, map[string]string{"jobs": twoJobs})
@@ -270,6 +269,7 @@ func TestJobRolesAreScopedToTheJob(t *testing.T) {
 		"ecs:RunTask":           "arn:aws:ecs:us-east-1:123456789012:task-definition/ecs-api-test-job-nightly-cleanup:*",
 		"ecs:DescribeTasks":     tasks,
 		"ecs:StopTask":          tasks,
+		"ecs:ListTasks":         "*", // in the cluster only: TestJobRunMayListTasksOnlyInItsCluster
 		"ecs:TagResource":       tasks,
 		"iam:PassRole":          strings.Join(sorted([]string{taskRoleArn, execRoleArn}), ","),
 		"events:PutRule":        "arn:aws:events:us-east-1:123456789012:rule/StepFunctionsGetEventsForECSTaskRule",

@@ -118,9 +118,9 @@ type natInstanceSpec struct {
 }
 
 // natInstance is one NAT instance: its role, launch template and group of one.
-func natInstance(ctx *pulumi.Context, name string, spec *natInstanceSpec, parent pulumi.ResourceOption) (*autoscaling.Group, error) {
+func natInstance(ctx *pulumi.Context, name string, spec *natInstanceSpec, parent pulumi.ResourceOrInvokeOption) (*autoscaling.Group, error) {
 	args := spec.args
-	role, err := newServiceRole(ctx, name+"-role", "ec2.amazonaws.com", pulumi.String("NAT instance: turn off its source/destination check, route the private subnets through itself, Session Manager"), parent)
+	role, err := newServiceRole(ctx, name+"-role", ec2Instances, pulumi.String("NAT instance: turn off its source/destination check, route the private subnets through itself, Session Manager"), parent)
 	if err != nil {
 		return nil, fmt.Errorf("%s role: %w", name, err)
 	}

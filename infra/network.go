@@ -128,7 +128,7 @@ func awsxNatStrategy(choice string) ec2.NatGatewayStrategy {
 }
 
 // createVpc is the awsx VPC, its default security group closed (Security Hub EC2.2) and its flow logs.
-func (n *Network) createVpc(ctx *pulumi.Context, name string, args *NetworkArgs, parent pulumi.ResourceOption) (*ec2.Vpc, error) {
+func (n *Network) createVpc(ctx *pulumi.Context, name string, args *NetworkArgs, parent pulumi.ResourceOrInvokeOption) (*ec2.Vpc, error) {
 	strategy := awsxNatStrategy(args.Config.NatGateways)
 	subnets := ec2.SubnetAllocationStrategyAuto
 	vpc, err := ec2.NewVpc(ctx, name+"-vpc", &ec2.VpcArgs{
@@ -228,14 +228,14 @@ func endpointService(ctx *pulumi.Context, service, kind string, parent pulumi.Re
 
 // flowLogs records every accepted and rejected connection in the VPC to CloudWatch Logs (Security
 // Hub EC2.6), for incident response and for debugging security group rules.
-func flowLogs(ctx *pulumi.Context, name string, vpcID pulumi.StringOutput, retentionDays int, parent pulumi.ResourceOption) error {
+func flowLogs(ctx *pulumi.Context, name string, vpcID pulumi.StringOutput, retentionDays int, parent pulumi.ResourceOrInvokeOption) error {
 	group, err := cloudwatch.NewLogGroup(ctx, name+"-flow-logs", &cloudwatch.LogGroupArgs{
 		RetentionInDays: pulumi.Int(retentionDays),
 	}, parent)
 	if err != nil {
 		return fmt.Errorf("flow log group: %w", err)
 	}
-	role, err := newServiceRole(ctx, name+"-flow-logs-role", "vpc-flow-logs.amazonaws.com", pulumi.String("VPC flow logs: write to the flow log group"), parent)
+	role, err := newServiceRole(ctx, name+"-flow-logs-role", vpcFlowLogs, pulumi.String("VPC flow logs: write to the flow log group"), parent)
 	if err != nil {
 		return fmt.Errorf("flow log role: %w", err)
 	}

@@ -10,9 +10,10 @@ import (
 	"github.com/acme/ecs-api/config"
 )
 
-// DeployedTagPattern selects the images the deploy workflow tagged once a stack ran them; the
-// lifecycle policy keeps them ahead of every other image.
-const DeployedTagPattern = "deployed-*"
+// KeepRunning bounds the images the lifecycle policy's first rule keeps: those a stack runs now
+// (tagged config.RunningTagPattern, one per stack). It is far above any project's number of stacks,
+// so the rule never expires one; its only effect is that no later rule can.
+const KeepRunning = 1000
 
 // Repository is the ECR repository of the app's images: tags cannot move (a digest in a stack file
 // always means the same image), every push is scanned, images are encrypted with KMS, a lifecycle
@@ -96,10 +97,15 @@ type lifecycleRule struct {
 	} `json:"action"`
 }
 
-// LifecyclePolicy keeps the newest KeepDeployed images a stack ran, then the newest KeepImages
-// tagged images. An image a rule selects cannot be expired by a rule of lower priority, so the
-// deployed images are out of the second rule's reach. Untagged images (the per-platform manifests
-// of a multi-arch image) are left alone: expiring them would break the index that names them.
+// LifecyclePolicy keeps, in this order: every image a stack runs now, the newest KeepDeployed
+// images a stack verified, the newest KeepImages other tagged images. ECR ranks images by push time
+// only (a tag added later does not make an image younger), so protection by count alone could
+// expire an old image a stack rolled back to; the running-<stack>-* record, which `release mark`
+// moves to the image a stack runs, is what keeps that one. An image a rule's tags select cannot be
+// expired by a rule of lower priority ("Lifecycle policy evaluation rules" in the ECR guide).
+// Untagged images (the per-platform manifests of a multi-arch image) are left alone: ECR's rules do
+// not follow an index to its children (aws/containers-roadmap#1466), so expiring untagged images
+// could break an index a stack runs.
 func LifecyclePolicy(cfg config.RepositoryConfig) (string, error) {
 	rule := func(priority int, description, pattern string, count int) lifecycleRule {
 		var r lifecycleRule
@@ -110,8 +116,9 @@ func LifecyclePolicy(cfg config.RepositoryConfig) (string, error) {
 		return r
 	}
 	b, err := json.Marshal(map[string]any{"rules": []lifecycleRule{
-		rule(1, fmt.Sprintf("Keep the last %d images a stack ran (tagged %s by the deploy workflow)", cfg.KeepDeployed, DeployedTagPattern), DeployedTagPattern, cfg.KeepDeployed),
-		rule(2, fmt.Sprintf("Keep the last %d other tagged images", cfg.KeepImages), "*", cfg.KeepImages),
+		rule(1, fmt.Sprintf("Keep every image a stack runs now (tagged %s by the deploy workflow)", config.RunningTagPattern), config.RunningTagPattern, KeepRunning),
+		rule(2, fmt.Sprintf("Keep the last %d pushed images a stack verified (tagged %s by the deploy workflow)", cfg.KeepDeployed, config.DeployedTagPattern), config.DeployedTagPattern, cfg.KeepDeployed),
+		rule(3, fmt.Sprintf("Keep the last %d other tagged images", cfg.KeepImages), "*", cfg.KeepImages),
 	}})
 	if err != nil {
 		return "", fmt.Errorf("lifecycle policy: %w", err)

@@ -2,8 +2,13 @@ package infra_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -84,9 +89,105 @@ func TestLifecyclePolicyNeverReachesDeployedImagesFirst(t *testing.T) {
 		}
 		got = append(got, kept{strings.Join(s.TagPatternList, ","), s.CountNumber})
 	}
-	want := []kept{{infra.DeployedTagPattern, 80}, {"*", 30}}
-	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+	want := []kept{{config.RunningTagPattern, infra.KeepRunning}, {config.DeployedTagPattern, 80}, {"*", 30}}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
 		t.Errorf("lifecycle keeps %v, want %v", got, want)
+	}
+}
+
+// ecrImage is an image as ECR's lifecycle evaluation sees it: when it was pushed and its tags.
+type ecrImage struct {
+	pushed int
+	tags   []string
+}
+
+// expireByLifecycle applies a lifecycle policy the way the ECR guide's "Lifecycle policy evaluation
+// rules" describe it, for the tagged, imageCountMoreThan rules this policy uses: rules in priority
+// order; a rule selects the images with a tag matching its pattern; "expiration is always ordered by
+// pushed_at_time, and always expires older images before newer ones" (a tag added later does not
+// count, aws/containers-roadmap#2746); "an image that matches the tagging requirements of a rule
+// cannot be expired by a rule with a lower priority". It returns the images left.
+func expireByLifecycle(t *testing.T, policy string, images []ecrImage) []ecrImage {
+	t.Helper()
+	var doc struct {
+		Rules []struct {
+			RulePriority int
+			Selection    struct {
+				TagStatus      string
+				TagPatternList []string
+				CountType      string
+				CountNumber    int
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(policy), &doc); err != nil {
+		t.Fatal(err)
+	}
+	sort.Slice(doc.Rules, func(i, j int) bool { return doc.Rules[i].RulePriority < doc.Rules[j].RulePriority })
+	matches := func(img ecrImage, pattern string) bool {
+		re := regexp.MustCompile("^" + strings.ReplaceAll(regexp.QuoteMeta(pattern), `\*`, ".*") + "$")
+		return slices.ContainsFunc(img.tags, re.MatchString)
+	}
+	claimed := make([]bool, len(images))
+	expired := make([]bool, len(images))
+	for _, rule := range doc.Rules {
+		if rule.Selection.TagStatus != "tagged" || rule.Selection.CountType != "imageCountMoreThan" || len(rule.Selection.TagPatternList) != 1 {
+			t.Fatalf("the simulator does not know rule %+v", rule)
+		}
+		var selected []int
+		for i, img := range images {
+			if matches(img, rule.Selection.TagPatternList[0]) {
+				selected = append(selected, i)
+			}
+		}
+		sort.Slice(selected, func(a, b int) bool { return images[selected[a]].pushed > images[selected[b]].pushed })
+		for rank, i := range selected {
+			if rank >= rule.Selection.CountNumber && !claimed[i] {
+				expired[i] = true
+			}
+		}
+		for _, i := range selected {
+			claimed[i] = true
+		}
+	}
+	var kept []ecrImage
+	for i, img := range images {
+		if !expired[i] {
+			kept = append(kept, img)
+		}
+	}
+	return kept
+}
+
+// TestLifecycleKeepsWhatEachStackRunsHoweverOld (review C2): prod rolls back to an image pushed long
+// ago, after keepDeployed newer images were verified in dev. Ranked by push time, the old image is
+// beyond keepDeployed; its running-prod record (cmd/release mark) keeps it, and the count rules
+// still trim the rest.
+func TestLifecycleKeepsWhatEachStackRunsHoweverOld(t *testing.T) {
+	m := buildRepository(t, `{"enabled":true,"keepImages":5,"keepDeployed":100}`)
+	policy := one(t, m, "aws:ecr/lifecyclePolicy:LifecyclePolicy").Str("policy")
+	at := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	var images []ecrImage
+	for i := range 102 {
+		images = append(images, ecrImage{pushed: i, tags: []string{fmt.Sprintf("1.%d.0", i), config.DeployedRecord.Tag("dev", at.Add(time.Duration(i)*time.Hour))}})
+	}
+	images[101].tags = append(images[101].tags, config.RunningRecord.Tag("dev", at))
+	// Prod rolls back to the oldest image: verified in dev long ago, now running in prod.
+	images[0].tags = append(images[0].tags, config.DeployedRecord.Tag("prod", at), config.RunningRecord.Tag("prod", at))
+	for i := range 10 {
+		images = append(images, ecrImage{pushed: 200 + i, tags: []string{fmt.Sprintf("pr-%d", i)}})
+	}
+
+	kept := expireByLifecycle(t, policy, images)
+	has := func(tag string) bool {
+		return slices.ContainsFunc(kept, func(img ecrImage) bool { return slices.Contains(img.tags, tag) })
+	}
+	if !has("1.0.0") || !has("1.101.0") {
+		t.Errorf("an image a stack runs was expired: prod's 1.0.0 kept %v, dev's 1.101.0 kept %v", has("1.0.0"), has("1.101.0"))
+	}
+	// 100 newest verified images, prod's old one, and the 5 newest others.
+	if len(kept) != 106 || has("1.1.0") || !has("1.2.0") || has("pr-4") || !has("pr-5") {
+		t.Errorf("kept %d images (1.1.0 %v, 1.2.0 %v, pr-4 %v, pr-5 %v), want 106: the counts still trim", len(kept), has("1.1.0"), has("1.2.0"), has("pr-4"), has("pr-5"))
 	}
 }
 

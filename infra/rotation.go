@@ -73,7 +73,7 @@ func NewRedeployOnRotation(ctx *pulumi.Context, name string, args *RedeployOnRot
 	}
 	target := pulumi.All(args.ClusterArn, services.ToStringArrayOutput())
 
-	machineRole, err := newServiceRole(ctx, name+"-sfn-role", "states.amazonaws.com", pulumi.String("Step Functions: force a new deployment of the services that read a rotated secret"), parent)
+	machineRole, err := newServiceRole(ctx, name+"-sfn-role", stepFunctions, pulumi.String("Step Functions: force a new deployment of the services that read a rotated secret"), parent)
 	if err != nil {
 		return nil, fmt.Errorf("redeploy on rotation %s: state machine role: %w", name, err)
 	}
@@ -103,7 +103,7 @@ func NewRedeployOnRotation(ctx *pulumi.Context, name string, args *RedeployOnRot
 	if err != nil {
 		return nil, fmt.Errorf("redeploy on rotation %s: rule: %w", name, err)
 	}
-	eventsRole, err := newServiceRole(ctx, name+"-events-role", "events.amazonaws.com", pulumi.String("EventBridge: start the redeploy state machine"), parent)
+	eventsRole, err := newServiceRole(ctx, name+"-events-role", eventBridge, pulumi.String("EventBridge: start the redeploy state machine"), parent)
 	if err != nil {
 		return nil, fmt.Errorf("redeploy on rotation %s: rule role: %w", name, err)
 	}

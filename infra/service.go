@@ -85,7 +85,7 @@ func NewAppService(ctx *pulumi.Context, name string, args *AppServiceArgs, opts 
 		return nil, fmt.Errorf("app service %s: log group: %w", name, err)
 	}
 
-	executionRole, err := newServiceRole(ctx, name+"-execution-role", "ecs-tasks.amazonaws.com", pulumi.String("ECS agent: pull the image, write logs, read the app's secrets"), parent)
+	executionRole, err := newServiceRole(ctx, name+"-execution-role", ecsTaskAgent, pulumi.String("ECS agent: pull the image, write logs, read the app's secrets"), parent)
 	if err != nil {
 		return nil, fmt.Errorf("app service %s: execution role: %w", name, err)
 	}
@@ -119,7 +119,7 @@ func NewAppService(ctx *pulumi.Context, name string, args *AppServiceArgs, opts 
 		policies = append(policies, secretsPolicy)
 	}
 
-	taskRole, err := newServiceRole(ctx, name+"-task-role", "ecs-tasks.amazonaws.com", pulumi.String("The app's own AWS permissions"), parent)
+	taskRole, err := newServiceRole(ctx, name+"-task-role", ecsTasks, pulumi.String("The app's own AWS permissions"), parent)
 	if err != nil {
 		return nil, fmt.Errorf("app service %s: task role: %w", name, err)
 	}

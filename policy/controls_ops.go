@@ -121,7 +121,7 @@ var operationsControls = []Control{
 	},
 	{
 		ID: "ECR.3", Title: "ECR repositories have a lifecycle policy", Severity: Medium,
-		Satisfied: "repository: lifecycle policy keeping the deployed and the newest images",
+		Satisfied: "repository: lifecycle policy keeping what each stack runs, the verified and the newest images",
 		Check: func(s *Stack, report Reporter) {
 			for _, r := range s.OfType(typeRepository) {
 				found := false

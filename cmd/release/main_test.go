@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
 
+	"github.com/acme/ecs-api/config"
 	"github.com/acme/ecs-api/internal/motoserver"
 )
 
@@ -100,8 +101,8 @@ func TestMarkThenCheck(t *testing.T) {
 	if code, out := release(t, reg, at, "mark", "--dir", dir, "--stack", "dev"); code != 0 {
 		t.Fatalf("mark: exit %d: %s", code, out)
 	}
-	if got := tags(t, reg, repo, digest); !contains(got, "deployed-dev-20261127T063000Z") || !contains(got, "1.0.0") {
-		t.Errorf("tags after mark %v, want 1.0.0 and deployed-dev-20261127T063000Z", got)
+	if got := tags(t, reg, repo, digest); !contains(got, "deployed-dev-20261127T063000Z") || !contains(got, "running-dev-20261127T063000Z") || !contains(got, "1.0.0") {
+		t.Errorf("tags after mark %v, want 1.0.0, deployed-dev-20261127T063000Z and running-dev-20261127T063000Z", got)
 	}
 	// Marking again at the same time is not an error: a re-run of the same deploy.
 	if code, out := release(t, reg, at, "mark", "--dir", dir, "--stack", "dev"); code != 0 {
@@ -149,6 +150,7 @@ func TestUsage(t *testing.T) {
 	dir := stacks(t, map[string]string{"dev": "docker.io/nginx:1.27"})
 	for _, args := range [][]string{
 		nil, {"promote"}, {"mark"}, {"check", "--dir", dir, "--stack", "prod"}, {"mark", "--dir", dir, "--stack", "dev", "--verified-in", "prod"},
+		{"mark", "--dir", dir, "--stack", "dev", "--delete"}, {"prune", "--dir", dir, "--stack", "dev", "--verified-in", "prod"},
 	} {
 		if code, _ := release(t, nil, time.Now(), args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)
@@ -159,11 +161,106 @@ func TestUsage(t *testing.T) {
 	}
 }
 
-func TestDeployedTagsFitECRAndTheLifecyclePattern(t *testing.T) {
-	tag := DeployedTag("prod-eu.west", time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600)))
-	if tag != "deployed-prod-eu.west-20260102T020405Z" || len(tag) > 128 || !strings.HasPrefix(tag, "deployed-") {
+// TestRecordTagsFitECRAndNameExactlyOneStack: record tags are valid ECR tags (at most 128 of
+// [A-Za-z0-9_.-], "Tag" in the ECR API reference), match the lifecycle policy's patterns, and one
+// stack's record is never mistaken for another's whose name it begins (dev and dev-eu).
+func TestRecordTagsFitECRAndNameExactlyOneStack(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600))
+	tag := config.DeployedRecord.Tag("prod-eu.west", at)
+	if tag != "deployed-prod-eu.west-20260102T020405Z" || len(tag) > 128 || !strings.HasPrefix(tag, strings.TrimSuffix(config.DeployedTagPattern, "*")) {
 		t.Errorf("tag %q", tag)
 	}
+	if tag := config.RunningRecord.Tag("dev", at); tag != "running-dev-20260102T020405Z" || !strings.HasPrefix(tag, strings.TrimSuffix(config.RunningTagPattern, "*")) {
+		t.Errorf("tag %q", tag)
+	}
+	devEU := config.DeployedRecord.Tag("dev-eu", at)
+	if config.DeployedRecord.Of(devEU, "dev") || !config.DeployedRecord.Of(devEU, "dev-eu") || config.RunningRecord.Of(devEU, "dev-eu") {
+		t.Errorf("%q is read as the wrong stack's or record's", devEU)
+	}
+}
+
+// TestMarkIsIdempotentPerStack (review C3): every push to main runs mark, mostly on an image that
+// did not change. ECR refuses a tag beyond its per-image limit ("exceeds the maximum allowed number
+// of tags per image which is '1000'"), which would fail every later deploy, so a second mark of the
+// same image at a later time adds nothing.
+func TestMarkIsIdempotentPerStack(t *testing.T) {
+	reg, repo, digest := registry(t)
+	dir := stacks(t, map[string]string{"dev": repo + "@" + digest})
+	first := time.Date(2026, 11, 27, 6, 30, 0, 0, time.UTC)
+	for i := range 3 {
+		if code, out := release(t, reg, first.Add(time.Duration(i)*time.Hour), "mark", "--dir", dir, "--stack", "dev"); code != 0 {
+			t.Fatalf("mark %d: exit %d: %s", i, code, out)
+		}
+	}
+	got := tags(t, reg, repo, digest)
+	if len(got) != 3 || !contains(got, "1.0.0") || !contains(got, "deployed-dev-20261127T063000Z") || !contains(got, "running-dev-20261127T063000Z") {
+		t.Errorf("tags after three marks %v, want 1.0.0 and one record of each kind from the first", got)
+	}
+}
+
+// TestMarkMovesTheRunningRecordToWhatTheStackRuns (review C2): ECR ranks images by push time, and a
+// tag added later does not change it (aws/containers-roadmap#2746), so the count rules alone could
+// expire an old image a stack rolled back to. The running-<stack> record follows the stack's image:
+// on the new image first, then off the old one, which keeps its deployed record; another stack's
+// record on the old image stays.
+func TestMarkMovesTheRunningRecordToWhatTheStackRuns(t *testing.T) {
+	reg, repo, older := registry(t)
+	newer := push(t, reg, repo, "1.1.0", "f")
+	at := time.Date(2026, 11, 27, 6, 30, 0, 0, time.UTC)
+	mark := func(stack, digest string, at time.Time) {
+		t.Helper()
+		dir := stacks(t, map[string]string{stack: repo + "@" + digest})
+		if code, out := release(t, reg, at, "mark", "--dir", dir, "--stack", stack); code != 0 {
+			t.Fatalf("mark %s %s: exit %d: %s", stack, digest, code, out)
+		}
+	}
+	mark("dev", older, at)
+	mark("prod", older, at)
+	mark("dev", newer, at.Add(time.Hour))
+	if got := tags(t, reg, repo, older); contains(got, "running-dev-20261127T063000Z") || !contains(got, "deployed-dev-20261127T063000Z") ||
+		!contains(got, "running-prod-20261127T063000Z") {
+		t.Errorf("tags of the image dev left %v: want its deployed-dev record and prod's running record, no running-dev", got)
+	}
+	if got := tags(t, reg, repo, newer); !contains(got, "running-dev-20261127T073000Z") || !contains(got, "deployed-dev-20261127T073000Z") {
+		t.Errorf("tags of dev's new image %v", got)
+	}
+	// Dev rolls back to the older image: it runs it again, so it carries dev's running record again
+	// (its deployed record is already there), and the newer image loses it.
+	mark("dev", older, at.Add(2*time.Hour))
+	if got := tags(t, reg, repo, older); !contains(got, "running-dev-20261127T083000Z") || !contains(got, "deployed-dev-20261127T063000Z") || contains(got, "deployed-dev-20261127T083000Z") {
+		t.Errorf("tags of the image dev rolled back to %v", got)
+	}
+	if got := tags(t, reg, repo, newer); contains(got, "running-dev-20261127T073000Z") {
+		t.Errorf("the image dev left still says dev runs it: %v", got)
+	}
+}
+
+// TestMarkNeverDeletesAnImage: BatchDeleteImage deletes an image whose last tag it removes ("When
+// you remove the last tag from an image, the image is deleted", ECR API reference), so a running
+// record that is an image's only tag stays.
+func TestMarkNeverDeletesAnImage(t *testing.T) {
+	reg, repo, digest := registry(t)
+	lone := push(t, reg, repo, "running-dev-20261101T000000Z", "a")
+	dir := stacks(t, map[string]string{"dev": repo + "@" + digest})
+	if code, out := release(t, reg, time.Now(), "mark", "--dir", dir, "--stack", "dev"); code != 0 || !strings.Contains(out, "its only tag") {
+		t.Fatalf("mark: exit %d: %s", code, out)
+	}
+	if got := tags(t, reg, repo, lone); len(got) != 1 {
+		t.Errorf("the image whose only tag was dev's running record has tags %v", got)
+	}
+}
+
+// push puts one more single-platform image in the repository under tag; variant makes its digest
+// differ from the others'.
+func push(t *testing.T, reg Registry, repo, tag, variant string) string {
+	t.Helper()
+	name := repo[strings.Index(repo, "/")+1:]
+	body := strings.Replace(manifest, "e692418e", strings.Repeat(variant, 8), 1)
+	out, err := reg.PutImage(context.Background(), &ecr.PutImageInput{RepositoryName: &name, ImageManifest: &body, ImageTag: &tag})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return *out.Image.ImageId.ImageDigest
 }
 
 func contains(list []string, v string) bool {
