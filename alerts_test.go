@@ -57,9 +57,10 @@ func arnLike(pattern, arn string) bool {
 }
 
 // TestAlertsReachEveryoneFromEveryAlarmAndRule: with alerts on, every alarm of the stack notifies the
-// stack's topic and the configured one on ALARM and on OK, every rule that needs a person has one
-// target per topic, each address is subscribed to the topics, and the cache sends its events to its
-// own topic. With alerts off, nothing notifies anyone and no topic or key exists.
+// stack's topic and the configured one when it fires (and has no OK action: recoveries come from a
+// rule, see TestAlarmsNameTheStackAndRecoveriesAreToldOnlyAfterAnAlarm), every rule that needs a
+// person has one target per topic, each address is subscribed to the topics, and the cache sends
+// its events to its own topic. With alerts off, nothing notifies anyone and no topic or key exists.
 func TestAlertsReachEveryoneFromEveryAlarmAndRule(t *testing.T) {
 	forEachVariant(t, func(t *testing.T, stack string, v variant, m *pulumitest.Mocks) {
 		c := loadedConfig(t, stack, v)
@@ -92,10 +93,11 @@ func TestAlertsReachEveryoneFromEveryAlarmAndRule(t *testing.T) {
 			t.Errorf("only %d alarms with alerts on", len(alarms))
 		}
 		for _, a := range alarms {
-			for _, key := range []string{"alarmActions", "okActions"} {
-				if got := sorted(a.Strs(key)); strings.Join(got, ",") != strings.Join(want, ",") {
-					t.Errorf("alarm %s %s %v, want %v", a.Name, key, got, want)
-				}
+			if got := sorted(a.Strs("alarmActions")); strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("alarm %s alarmActions %v, want %v", a.Name, got, want)
+			}
+			if a.Len("okActions") != 0 {
+				t.Errorf("alarm %s has OK actions %v, which CloudWatch also runs when it creates the alarm", a.Name, a.Strs("okActions"))
 			}
 		}
 
@@ -103,12 +105,12 @@ func TestAlertsReachEveryoneFromEveryAlarmAndRule(t *testing.T) {
 		for _, tg := range m.OfType(targetType) {
 			targets[tg.Str("rule")] = append(targets[tg.Str("rule")], tg.Str("arn"))
 		}
-		wantRules := []string{"monitoring-deployment-failed"}
+		wantRules := []string{"monitoring-deployment-failed", "monitoring-alarm-recovered"}
 		for _, j := range c.Jobs {
-			wantRules = append(wantRules, "monitoring-"+j.Name+"-task-failed", "monitoring-"+j.Name+"-run-failed")
+			wantRules = append(wantRules, "monitoring-"+j.Name+"-task-failed", "monitoring-"+j.Name+"-not-started", "monitoring-"+j.Name+"-run-failed")
 		}
 		if c.Database.Enabled {
-			wantRules = append(wantRules, "monitoring-db-event", "monitoring-db-rotation-failed")
+			wantRules = append(wantRules, "monitoring-db-event", "monitoring-db-rotation-failed", "monitoring-db-reconcile-failed", "monitoring-db-secret-not-rotated")
 		}
 		var gotRules []string
 		for _, r := range monitoringRules(m) {
@@ -192,7 +194,10 @@ func TestAlertTopicAdmitsExactlyItsPublishers(t *testing.T) {
 		if err := json.Unmarshal([]byte(key.Str("policy")), &keyPolicy); err != nil {
 			t.Fatal(err)
 		}
-		policy := one(t, m, "aws:sns/topicPolicy:TopicPolicy")
+		policy := m.Named("aws:sns/topicPolicy:TopicPolicy", "alerts-policy")
+		if policy == nil {
+			t.Fatal("no policy on the alert topic")
+		}
 		if err := json.Unmarshal([]byte(policy.Str("policy")), &topicPolicy); err != nil || policy.Str("arn") != topic.Out("arn") {
 			t.Fatalf("topic policy on %q: %v", policy.Str("arn"), err)
 		}
@@ -315,11 +320,14 @@ func TestAlarmsAndRulesFitWhatAWSAccepts(t *testing.T) {
 			for k := range tg.Inputs["inputTransformer"].ObjectValue()["inputPaths"].ObjectValue() {
 				paths[string(k)] = true
 			}
-			var text string
-			template := tg.Str("inputTransformer.inputTemplate")
-			if err := json.Unmarshal([]byte(template), &text); err != nil {
-				t.Errorf("target %s: template is not a JSON string: %v", tg.Name, err)
+			var message struct {
+				Content struct{ Title, Description string }
 			}
+			template := tg.Str("inputTransformer.inputTemplate")
+			if err := json.Unmarshal([]byte(template), &message); err != nil {
+				t.Errorf("target %s: template is not a JSON object: %v", tg.Name, err)
+			}
+			text := message.Content.Title + " " + message.Content.Description
 			used := map[string]bool{}
 			for _, match := range placeholder.FindAllStringSubmatch(text, -1) {
 				used[match[1]] = true
@@ -411,7 +419,7 @@ func TestAlarmsAndRulesWatchTheStacksOwnResources(t *testing.T) {
 			dims := map[string]string{"DBInstanceIdentifier": db.Out("identifier")}
 			wants["monitoring-db-cpu"] = want{"AWS/RDS", "CPUUtilization", "GreaterThanThreshold", float64(th.DatabaseCPUPercent), dims}
 			wants["monitoring-db-free-storage"] = want{"AWS/RDS", "FreeStorageSpace", "LessThanThreshold",
-				float64(c.Database.AllocatedStorage) * float64(th.DatabaseFreeStoragePercent) / 100 * (1 << 30), dims}
+				float64(c.Database.AllocatedStorage) * c.DatabaseFreeStorageAlarmPercent() / 100 * (1 << 30), dims}
 			wants["monitoring-db-free-memory"] = want{"AWS/RDS", "FreeableMemory", "LessThanThreshold", float64(th.DatabaseFreeMemoryMiB) * (1 << 20), dims}
 			wants["monitoring-db-connections"] = want{"AWS/RDS", "DatabaseConnections", "GreaterThanThreshold", float64(c.DatabaseConnectionsThreshold()), dims}
 		}
@@ -514,18 +522,27 @@ func TestAlarmsAndRulesWatchTheStacksOwnResources(t *testing.T) {
 				strings.Join(pattern.Detail.ClusterArn, ",") != cluster.Out("arn") {
 				t.Errorf("job %s's task rule watches %v, want family:%s", job.Name, pattern.Detail.Group, td.Str("family"))
 			}
+			if !read("monitoring-"+job.Name+"-not-started") || strings.Join(pattern.Detail.Group, ",") != "family:"+td.Str("family") ||
+				strings.Join(pattern.Detail.ClusterArn, ",") != cluster.Out("arn") {
+				t.Errorf("job %s's not-started rule watches %v, want family:%s", job.Name, pattern.Detail.Group, td.Str("family"))
+			}
 			machine := m.Named("aws:sfn/stateMachine:StateMachine", "jobs-"+job.Name)
 			if !read("monitoring-"+job.Name+"-run-failed") || strings.Join(pattern.Detail.StateMachineArn, ",") != machine.Out("arn") {
 				t.Errorf("job %s's run rule watches %v, want %s", job.Name, pattern.Detail.StateMachineArn, machine.Out("arn"))
 			}
 		}
 		if db := m.Named("aws:rds/instance:Instance", "db"); db != nil {
-			if !read("monitoring-db-event") || strings.Join(pattern.Detail.SourceIdentifier, ",") != db.Out("identifier") {
-				t.Errorf("database rule watches %v", pattern.Detail.SourceIdentifier)
+			if want := infra.DatabaseInstanceArn("aws", pulumitest.Region, pulumitest.Account, db.Out("identifier")); !read("monitoring-db-event") ||
+				strings.Join(pattern.Resources, ",") != want {
+				t.Errorf("database rule watches %v, want %s", pattern.Resources, want)
 			}
 			machine := m.Named("aws:sfn/stateMachine:StateMachine", "db-rotation")
 			if !read("monitoring-db-rotation-failed") || strings.Join(pattern.Detail.StateMachineArn, ",") != machine.Out("arn") {
 				t.Errorf("rotation rule watches %v", pattern.Detail.StateMachineArn)
+			}
+			reconcile := m.Named("aws:sfn/stateMachine:StateMachine", "db-rotation-reconcile")
+			if !read("monitoring-db-reconcile-failed") || reconcile == nil || strings.Join(pattern.Detail.StateMachineArn, ",") != reconcile.Out("arn") {
+				t.Errorf("rotation reconcile rule watches %v", pattern.Detail.StateMachineArn)
 			}
 		}
 
@@ -629,4 +646,409 @@ func sorted(values []string) []string {
 	out := append([]string(nil), values...)
 	sort.Strings(out)
 	return out
+}
+
+// targetsOfRule maps each rule's name (as the targets name it) to the rule.
+func rulesByName(m *pulumitest.Mocks) map[string]*pulumitest.Resource {
+	rules := map[string]*pulumitest.Resource{}
+	for _, r := range m.OfType(ruleType) {
+		rules[r.Out("name")] = r
+	}
+	return rules
+}
+
+// TestEventBridgeTemplatesCarryLiteralPlaceholders (review B1, B10), over every EventTarget of every
+// stack file and variant, on the raw inputTransformer.inputTemplate as PutTargets gets it, never on
+// what a JSON decoder makes of it:
+//   - EventBridge fills only literal placeholders: "you can use those variables in the Input
+//     Template as <variable-name>" ("Amazon EventBridge input transformation"); Go's json.Marshal
+//     turns "<" into \u003c ("HTMLEscape", encoding/json), which EventBridge leaves unfilled
+//     (hashicorp/terraform#38733, the same bug through jsonencode). So every input path's <key> is
+//     in the raw text, no \u003c, \u003e or \u0026 is, and no other "<" or ">" is either ("The
+//     characters "<" and ">" cannot be escaped", EventBridge User Guide).
+//   - A template that is a JSON string reaches e-mail inside its quotes
+//     (hashicorp/terraform-provider-aws#43253); the templates are JSON objects in AWS Chatbot's
+//     custom-notification format ("Custom notifications using Amazon Q Developer in chat
+//     applications": version "1.0", source "custom", content), whose title names the stack.
+//   - A path "that doesn't exist in the event ... isn't created" ("Common issues with transforming
+//     input"): a task that never started has no exit code, so the message about it uses none and
+//     says it never started, and the exit-code rule leaves such tasks out.
+func TestEventBridgeTemplatesCarryLiteralPlaceholders(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, stack string, v variant, m *pulumitest.Mocks) {
+		rules := rulesByName(m)
+		checked := 0
+		for _, tg := range m.OfType(targetType) {
+			if !tg.Has("inputTransformer") {
+				continue
+			}
+			checked++
+			raw := tg.Str("inputTransformer.inputTemplate")
+			for _, escaped := range []string{`\u003c`, `\u003e`, `\u0026`} {
+				if strings.Contains(raw, escaped) {
+					t.Errorf("target %s: template has %s, which EventBridge does not read as a placeholder: %s", tg.Name, escaped, raw)
+				}
+			}
+			rest := raw
+			for k := range tg.Inputs["inputTransformer"].ObjectValue()["inputPaths"].ObjectValue() {
+				if !strings.Contains(raw, "<"+string(k)+">") {
+					t.Errorf("target %s: template lacks the literal <%s>: %s", tg.Name, k, raw)
+				}
+				rest = strings.ReplaceAll(rest, "<"+string(k)+">", "")
+			}
+			if strings.ContainsAny(rest, "<>") {
+				t.Errorf("target %s: a \"<\" or \">\" that is no placeholder: %s", tg.Name, rest)
+			}
+			var message struct {
+				Version, Source string
+				Content         struct{ Title, Description, TextType string }
+			}
+			if !strings.HasPrefix(raw, "{") || json.Unmarshal([]byte(raw), &message) != nil {
+				t.Errorf("target %s: template is not a JSON object: %s", tg.Name, raw)
+				continue
+			}
+			if message.Version != "1.0" || message.Source != "custom" || message.Content.Description == "" ||
+				!strings.HasPrefix(message.Content.Title, "[ecs-api/"+stack+"] ") {
+				t.Errorf("target %s: not a Chatbot custom notification titled with the stack: %s", tg.Name, raw)
+			}
+
+			rule := rules[tg.Str("rule")]
+			if rule == nil {
+				t.Fatalf("target %s: no rule %s", tg.Name, tg.Str("rule"))
+			}
+			var pattern struct {
+				Detail struct{ StopCode []any }
+			}
+			if err := json.Unmarshal([]byte(rule.Str("eventPattern")), &pattern); err != nil {
+				t.Fatal(err)
+			}
+			exitPath := tg.Str("inputTransformer.inputPaths.exitCode") != ""
+			for _, code := range pattern.Detail.StopCode {
+				switch code := code.(type) {
+				case string:
+					if code == "TaskFailedToStart" && strings.HasSuffix(rule.Name, "-not-started") &&
+						(exitPath || !strings.Contains(message.Content.Title, "never started")) {
+						t.Errorf("target %s: a task that never started is told with an exit code or without saying so: %s", tg.Name, raw)
+					}
+				case map[string]any:
+					if code["anything-but"] != "TaskFailedToStart" {
+						t.Errorf("rule %s: stop code filter %v", rule.Name, code)
+					}
+				}
+			}
+			if exitPath && !strings.Contains(rule.Str("eventPattern"), `"stopCode":[{"anything-but":"TaskFailedToStart"}]`) {
+				t.Errorf("rule %s tells an exit code but also matches tasks that never started: %s", rule.Name, rule.Str("eventPattern"))
+			}
+		}
+		if c := loadedConfig(t, stack, v); c.Alerts.Enabled && checked < 3 {
+			t.Errorf("only %d targets with an input transformer", checked)
+		}
+	})
+}
+
+// TestCacheEventsTopicAdmitsElastiCache (review B2): "The Amazon SNS topic's access policy must use
+// the aws:SourceOwner condition key. If the policy uses aws:SourceAccount (which is now the default
+// for newly created topics), ElastiCache cannot publish to the topic" ("Event Notifications and
+// Amazon SNS", ElastiCache User Guide), and it then "automatically sets the topic status to
+// inactive" ("Managing ElastiCache Amazon SNS notifications", whose statement this is: Principal
+// AWS *, SNS:Publish, StringEquals AWS:SourceOwner <account>). The cache is told the topic only once
+// that policy exists.
+func TestCacheEventsTopicAdmitsElastiCache(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, stack string, v variant, m *pulumitest.Mocks) {
+		topic := m.Named(topicType, "alerts-cache-events")
+		if topic == nil {
+			return
+		}
+		var policy *pulumitest.Resource
+		for _, p := range m.OfType("aws:sns/topicPolicy:TopicPolicy") {
+			if p.Str("arn") == topic.Out("arn") {
+				policy = p
+			}
+		}
+		if policy == nil {
+			t.Fatal("the cache events topic has no policy: SNS's default one uses aws:SourceAccount, which ElastiCache cannot satisfy")
+		}
+		var doc struct {
+			Statement []struct {
+				Effect    string
+				Principal map[string]string
+				Action    []string
+				Resource  []string
+				Condition map[string]map[string]string
+			}
+		}
+		if err := json.Unmarshal([]byte(policy.Str("policy")), &doc); err != nil {
+			t.Fatal(err)
+		}
+		admitted := false
+		for _, st := range doc.Statement {
+			admitted = admitted || st.Effect == "Allow" && st.Principal["AWS"] == "*" && slices.Contains(st.Action, "sns:Publish") &&
+				slices.Equal(st.Resource, []string{topic.Out("arn")}) && st.Condition["StringEquals"]["AWS:SourceOwner"] == pulumitest.Account &&
+				len(st.Condition) == 1 && len(st.Condition["StringEquals"]) == 1
+		}
+		if !admitted {
+			t.Errorf("the cache events topic's policy does not let ElastiCache publish for this account: %s", policy.Str("policy"))
+		}
+		group := one(t, m, "aws:elasticache/replicationGroup:ReplicationGroup")
+		if !group.DependsOn(policy) {
+			t.Error("the cache is told its topic before the topic admits it")
+		}
+	})
+}
+
+// TestAlertTopicInAnotherAccountFailsBeforeAnythingIsCreated (review B3): EventBridge "supports
+// sending events to cross-account targets in the same Region" only with "an execution role" and "a
+// resource policy" on the target ("Sending events to an AWS service in another account", EventBridge
+// User Guide), which the stack does not create; such a topic is refused, naming alerts.topicArn and
+// the stack, before any resource is registered. The region is checked with the config (config's
+// TestAlertTopicInAnotherRegionIsRefused).
+func TestAlertTopicInAnotherAccountFailsBeforeAnythingIsCreated(t *testing.T) {
+	project, cfg := variantConfig(t, "prod", variant{objects: map[string]map[string]any{
+		"alerts": {"enabled": true, "topicArn": "arn:aws:sns:us-east-1:210987654321:chatbot-alerts"},
+	}})
+	m, err := pulumitest.Run(project, "prod", cfg, program)
+	if err == nil || !strings.Contains(err.Error(), "alerts.topicArn:") || !strings.Contains(err.Error(), "prod") || !strings.Contains(err.Error(), "210987654321") {
+		t.Fatalf("a topic in another account: %v", err)
+	}
+	for _, r := range m.Resources() {
+		if !strings.HasPrefix(r.Type, "pulumi:providers:") {
+			t.Errorf("%s %s registered before the topic's account was checked", r.Type, r.Name)
+		}
+	}
+
+	project, cfg = variantConfig(t, "prod", variant{objects: map[string]map[string]any{
+		"alerts": {"enabled": true, "topicArn": "arn:aws:sns:us-east-1:" + pulumitest.Account + ":chatbot-alerts"},
+	}})
+	if _, err := pulumitest.Run(project, "prod", cfg, program); err != nil {
+		t.Errorf("a topic of this account and region: %v", err)
+	}
+}
+
+// TestEmailSubscriptionsAreKeyedByAddress (review B4): a subscription's endpoint cannot change in
+// place (terraform-provider-aws, topic_subscription.go: endpoint ForceNew), and a replaced one is
+// pending again until its address confirms it. Named by address, removing the first address
+// leaves the second's subscriptions (to both topics) where they are; names are the same for an
+// address in any case.
+func TestEmailSubscriptionsAreKeyedByAddress(t *testing.T) {
+	const a, b = "oncall@example.com", "Team.Lead@example.com"
+	urns := func(emails ...string) map[string]string {
+		project, cfg := variantConfig(t, "prod", variant{objects: map[string]map[string]any{
+			"alerts": {"enabled": true, "emails": emails}, "cache": {"enabled": true},
+		}})
+		m, err := pulumitest.Run(project, "prod", cfg, program)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, s := range m.OfType("aws:sns/topicSubscription:TopicSubscription") {
+			out[s.Str("topic")+" "+strings.ToLower(s.Str("endpoint"))] = s.URN
+		}
+		return out
+	}
+	both, second := urns(a, b), urns(b)
+	if len(both) != 4 || len(second) != 2 {
+		t.Fatalf("subscriptions %v and %v, want two topics of two and of one address", both, second)
+	}
+	for key, urn := range second {
+		if both[key] != urn {
+			t.Errorf("removing %s renames %s's subscription: %s, was %s", a, key, urn, both[key])
+		}
+	}
+	if got, want := infra.EmailSubscriptionName("alerts", "TEAM.lead@Example.com"), infra.EmailSubscriptionName("alerts", b); got != want {
+		t.Errorf("the same address in another case is named %s, not %s", got, want)
+	}
+	if infra.EmailSubscriptionName("alerts", "a.b@x.io") == infra.EmailSubscriptionName("alerts", "a-b@x.io") {
+		t.Error("two addresses that slug alike share a name")
+	}
+}
+
+// TestCacheEventsReachPeopleOnlyForFailoverReplacementOrFailure (review B5): ElastiCache's SNS
+// events include "ElastiCache:SnapshotComplete - A cache snapshot has completed successfully"
+// ("Event Notifications and Amazon SNS", ElastiCache User Guide), every day with backups on. Each
+// subscription to the cache topic filters the message body ("Amazon SNS subscription filter policy
+// scope": MessageBody) on the failover, replacement and failure events.
+func TestCacheEventsReachPeopleOnlyForFailoverReplacementOrFailure(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, stack string, v variant, m *pulumitest.Mocks) {
+		topic := m.Named(topicType, "alerts-cache-events")
+		if topic == nil {
+			return
+		}
+		subs := 0
+		for _, s := range m.OfType("aws:sns/topicSubscription:TopicSubscription") {
+			if s.Str("topic") != topic.Out("arn") {
+				if s.Has("filterPolicy") {
+					t.Errorf("subscription %s to the alert topic is filtered", s.Name)
+				}
+				continue
+			}
+			subs++
+			policy := s.Str("filterPolicy")
+			if s.Str("filterPolicyScope") != "MessageBody" || policy != infra.CacheEventsFilterPolicy() ||
+				strings.Contains(policy, "SnapshotComplete") || !strings.Contains(policy, `"ElastiCache:FailoverComplete"`) {
+				t.Errorf("subscription %s: filter %q on %s", s.Name, policy, s.Str("filterPolicyScope"))
+			}
+		}
+		if c := loadedConfig(t, stack, v); subs != len(c.Alerts.Emails) {
+			t.Errorf("%d cache subscriptions for %d addresses", subs, len(c.Alerts.Emails))
+		}
+	})
+}
+
+// TestFailedRotationOfTheDatabaseSecretAlerts (review B6): "RotationFailed event - Secret rotation
+// failed" and "RotationAbandoned event" are CloudTrail events of Secrets Manager ("Logging AWS
+// Secrets Manager events with AWS CloudTrail"), matched in the shape of the rotation's
+// RotationSucceeded rule: the database's secret in additionalEventData.SecretId.
+func TestFailedRotationOfTheDatabaseSecretAlerts(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, stack string, v variant, m *pulumitest.Mocks) {
+		db := m.Named("aws:rds/instance:Instance", "db")
+		if db == nil || !loadedConfig(t, stack, v).Alerts.Enabled {
+			return
+		}
+		secret := db.Outputs["masterUserSecrets"].ArrayValue()[0].ObjectValue()["secretArn"].StringValue()
+		found := false
+		for _, r := range monitoringRules(m) {
+			var pattern struct {
+				Source []string
+				Detail struct {
+					EventName           []string
+					AdditionalEventData struct{ SecretId []string }
+				}
+			}
+			if err := json.Unmarshal([]byte(r.Str("eventPattern")), &pattern); err != nil {
+				t.Fatal(err)
+			}
+			if slices.Contains(pattern.Detail.EventName, "RotationFailed") {
+				found = true
+				if !slices.Equal(pattern.Source, []string{"aws.secretsmanager"}) || !slices.Contains(pattern.Detail.EventName, "RotationAbandoned") ||
+					!slices.Equal(pattern.Detail.AdditionalEventData.SecretId, []string{secret}) {
+					t.Errorf("rule %s: %s, want the failures of %s", r.Name, r.Str("eventPattern"), secret)
+				}
+			}
+		}
+		if !found {
+			t.Error("no rule tells a failed rotation of the database password")
+		}
+	})
+}
+
+// TestDatabaseRuleMatchesTheInstanceByArn (review B7): AWS's RDS event examples differ on
+// detail.SourceIdentifier ("rds:my-db-instance" in one, the bare id in "Tutorial: Log DB instance
+// state changes using Amazon EventBridge", RDS User Guide, and the Lambda Developer Guide's sample
+// event), and all carry the instance's ARN in resources; the rule matches that ARN, the whole of
+// it, and not the identifier.
+func TestDatabaseRuleMatchesTheInstanceByArn(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, stack string, v variant, m *pulumitest.Mocks) {
+		db := m.Named("aws:rds/instance:Instance", "db")
+		rule := m.Named(ruleType, "monitoring-db-event")
+		if db == nil || rule == nil {
+			return
+		}
+		var pattern struct {
+			Resources []string
+			Detail    map[string]any
+		}
+		if err := json.Unmarshal([]byte(rule.Str("eventPattern")), &pattern); err != nil {
+			t.Fatal(err)
+		}
+		want := "arn:aws:rds:" + pulumitest.Region + ":" + pulumitest.Account + ":db:" + db.Out("identifier")
+		if !slices.Equal(pattern.Resources, []string{want}) {
+			t.Errorf("database rule matches resources %v, want [%s]", pattern.Resources, want)
+		}
+		if _, ok := pattern.Detail["SourceIdentifier"]; ok {
+			t.Errorf("database rule still filters on SourceIdentifier: %s", rule.Str("eventPattern"))
+		}
+	})
+}
+
+// countingAlarms are the alarms that count events, whose return to OK is not news.
+var countingAlarms = []string{"monitoring-unexpected-task-stops", "monitoring-job-dlq", "monitoring-cache-evictions"}
+
+// TestAlarmsNameTheStackAndRecoveriesAreToldOnlyAfterAnAlarm (review B8): CloudWatch mails an alarm
+// with its name in the subject, so every alarm is named "<project>/<stack>/<logical name>" within
+// PutMetricAlarm's 255 characters. "When this operation creates an alarm, the alarm state is
+// immediately set to INSUFFICIENT_DATA" and OKActions run "when this alarm transitions to the OK
+// state from any other state" (PutMetricAlarm), so OK actions would send an OK for every alarm a
+// deploy creates; no alarm has one, and a rule tells ALARM-to-OK of the alarms on lasting
+// conditions (every alarm but the ones that count events).
+func TestAlarmsNameTheStackAndRecoveriesAreToldOnlyAfterAnAlarm(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, stack string, v variant, m *pulumitest.Mocks) {
+		prefix := infra.AlarmNamePrefix("ecs-api", stack)
+		var lasting []string
+		seen := map[string]bool{}
+		// As AWS writes the ARNs the rule lists (the mocks' carry the logical name): they must fit
+		// EventBridge's pattern quota too.
+		patternLength := 200
+		for _, a := range m.OfType(alarmType) {
+			name := a.Str("name")
+			if !strings.HasPrefix(name, prefix) || len(name) > infra.MaxAlarmName || seen[name] {
+				t.Errorf("alarm %s is named %q, want a unique name under %q of at most %d characters", a.Name, name, prefix, infra.MaxAlarmName)
+			}
+			seen[name] = true
+			if a.Len("okActions") != 0 {
+				t.Errorf("alarm %s has OK actions", a.Name)
+			}
+			if !slices.Contains(countingAlarms, a.Name) {
+				lasting = append(lasting, a.Out("arn"))
+				patternLength += len(`"arn:aws:cloudwatch:` + pulumitest.Region + `:` + pulumitest.Account + `:alarm:` + name + `",`)
+			}
+		}
+		if patternLength > infra.MaxEventPatternLength {
+			t.Errorf("the recovery rule's pattern would have about %d characters with real ARNs", patternLength)
+		}
+		rule := m.Named(ruleType, "monitoring-alarm-recovered")
+		if !loadedConfig(t, stack, v).Alerts.Enabled {
+			if rule != nil {
+				t.Error("a recovery rule with alerts off")
+			}
+			return
+		}
+		if rule == nil {
+			t.Fatal("no rule tells recoveries")
+		}
+		var pattern struct {
+			Source    []string
+			Resources []string
+			Detail    struct {
+				PreviousState, State struct{ Value []string }
+			}
+		}
+		if err := json.Unmarshal([]byte(rule.Str("eventPattern")), &pattern); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(pattern.Source, []string{"aws.cloudwatch"}) || !slices.Equal(pattern.Detail.PreviousState.Value, []string{"ALARM"}) ||
+			!slices.Equal(pattern.Detail.State.Value, []string{"OK"}) {
+			t.Errorf("recovery rule matches %s, want ALARM to OK only", rule.Str("eventPattern"))
+		}
+		if strings.Join(sorted(pattern.Resources), ",") != strings.Join(sorted(lasting), ",") {
+			t.Errorf("recoveries told for %v, want the alarms on lasting conditions %v", pattern.Resources, lasting)
+		}
+	})
+}
+
+// TestAlarmsDoNotFireOnNoise (review B9):
+//   - PutMetricAlarm, EvaluateLowSampleCountPercentile: "If you specify evaluate or omit this
+//     parameter, the alarm is always evaluated and possibly changes state no matter how many data
+//     points are available"; every percentile alarm ignores low sample counts, so one slow request
+//     at night does not roll a deploy back.
+//   - RDS storage autoscaling adds storage when "Free available space is less than or equal to 10
+//     percent of the allocated storage" for five minutes ("Managing capacity automatically with
+//     Amazon RDS storage autoscaling"); with it on, the free-storage alarm fires below that for the
+//     smallest the storage ever is (allocatedStorage), so never on autoscaling's own trigger.
+func TestAlarmsDoNotFireOnNoise(t *testing.T) {
+	percentile := regexp.MustCompile(`^p\d+(\.\d+)?$`)
+	forEachVariant(t, func(t *testing.T, stack string, v variant, m *pulumitest.Mocks) {
+		for _, a := range m.OfType(alarmType) {
+			if percentile.MatchString(a.Str("extendedStatistic")) && a.Str("evaluateLowSampleCountPercentiles") != "ignore" {
+				t.Errorf("percentile alarm %s evaluates low sample counts (%q)", a.Name, a.Str("evaluateLowSampleCountPercentiles"))
+			}
+		}
+		c := loadedConfig(t, stack, v)
+		storage := m.Named(alarmType, "monitoring-db-free-storage")
+		if storage == nil || c.Database.MaxAllocatedStorage == 0 {
+			return
+		}
+		trigger := float64(c.Database.AllocatedStorage) * config.StorageAutoscalingTriggerPercent / 100 * (1 << 30)
+		if got := storage.Num("threshold"); got >= trigger || got <= 0 {
+			t.Errorf("free-storage alarm at %v bytes, want above 0 and below storage autoscaling's trigger at %v", got, trigger)
+		}
+	})
 }

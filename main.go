@@ -33,6 +33,18 @@ func program(ctx *pulumi.Context) error {
 	}
 	withAWS := pulumi.Providers(provider)
 
+	// The alert topic named in config must be this account's; only AWS knows which that is, and it
+	// is asked before anything is created.
+	if cfg.Alerts.Enabled && cfg.Alerts.TopicArn != "" {
+		caller, err := aws.GetCallerIdentity(ctx, nil, pulumi.Provider(provider))
+		if err != nil {
+			return fmt.Errorf("alerts: account: %w", err)
+		}
+		if err := cfg.Alerts.CheckTopicAccount(cfg.Stack, caller.AccountId); err != nil {
+			return fmt.Errorf("invalid configuration for stack %q:\n%w", cfg.Stack, err)
+		}
+	}
+
 	// An existing VPC is checked through AWS's APIs before anything is created in it.
 	var existing *infra.ExistingNetwork
 	if cfg.Network.Existing() {
@@ -270,10 +282,13 @@ func monitoringArgs(cfg *config.Config, c monitored) *infra.MonitoringArgs {
 	}
 	if c.rotation != nil {
 		args.RotationStateMachineArn = c.rotation.StateMachineArn
+		args.RotationReconcileStateMachineArn = c.rotation.ReconcileStateMachineArn
 	}
 	if c.db != nil {
 		args.Database = &infra.MonitoredDatabase{
-			Identifier: c.db.Identifier, AllocatedStorageGiB: cfg.Database.AllocatedStorage, Connections: cfg.DatabaseConnectionsThreshold(),
+			Identifier: c.db.Identifier, SecretArn: c.db.SecretArn, Connections: cfg.DatabaseConnectionsThreshold(),
+			AllocatedStorageGiB: cfg.Database.AllocatedStorage, MaxAllocatedStorageGiB: cfg.Database.MaxAllocatedStorage,
+			FreeStoragePercent: cfg.DatabaseFreeStorageAlarmPercent(),
 		}
 	}
 	if c.cache != nil {

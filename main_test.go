@@ -399,7 +399,7 @@ func TestStackScalingAndAlarms(t *testing.T) {
 func TestEachStackRunsItsJobOnce(t *testing.T) {
 	for _, stack := range []string{"dev", "prod"} {
 		m := runStack(t, stack)
-		schedules := m.OfType("aws:scheduler/schedule:Schedule")
+		schedules := jobSchedules(m)
 		if len(schedules) != 1 {
 			t.Fatalf("%s: want one schedule, got %d", stack, len(schedules))
 		}

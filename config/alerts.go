@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 )
@@ -12,8 +13,12 @@ import (
 type AlertsConfig struct {
 	Enabled bool     `json:"enabled"`
 	Emails  []string `json:"emails"`
-	// TopicArn is an existing SNS topic that receives every alert besides the stack's own; its
-	// policy (and key, if encrypted) must admit CloudWatch and EventBridge from this account.
+	// TopicArn is an existing SNS topic that receives every alert besides the stack's own. It must
+	// be in the stack's region and account: EventBridge "supports sending events to cross-account
+	// targets in the same Region" only, and only through an execution role and a resource policy
+	// the stack does not create ("Sending events to an AWS service in another account",
+	// EventBridge User Guide). Its policy (and key, if encrypted) must admit CloudWatch and
+	// EventBridge.
 	TopicArn   string           `json:"topicArn"`
 	Thresholds AlertsThresholds `json:"thresholds"`
 }
@@ -33,7 +38,9 @@ type AlertsThresholds struct {
 	// target refused or timed out), more than this many a minute for three minutes.
 	LoadBalancer5xxPerMinute int `json:"loadBalancer5xxPerMinute"`
 	DatabaseCPUPercent       int `json:"databaseCpuPercent"`
-	// DatabaseFreeStoragePercent of allocatedStorage; storage autoscaling acts at 10 % of the current size.
+	// DatabaseFreeStoragePercent of allocatedStorage. With storage autoscaling on
+	// (database.maxAllocatedStorage), which acts at 10 % of the current size, the alarm uses at most
+	// half of that (see DatabaseFreeStorageAlarmPercent).
 	DatabaseFreeStoragePercent int `json:"databaseFreeStoragePercent"`
 	DatabaseFreeMemoryMiB      int `json:"databaseFreeMemoryMiB"`
 	// DatabaseConnections; 0 means 80 % of the instance class's default max_connections.
@@ -76,6 +83,48 @@ func DatabaseMaxConnections(instanceClass string) (int, bool) {
 	return min(shape.MemoryMiB*9/10*1024*1024/9531392, 5000), true
 }
 
+// StorageAutoscalingTriggerPercent is when RDS storage autoscaling adds storage: "Free available
+// space is less than or equal to 10 percent of the allocated storage", for at least five minutes
+// ("Managing capacity automatically with Amazon RDS storage autoscaling", RDS User Guide).
+const StorageAutoscalingTriggerPercent = 10
+
+// DatabaseFreeStorageAlarmPercent is the share of allocatedStorage the free-storage alarm fires
+// below. With storage autoscaling on it is at most half of autoscaling's own trigger: allocated
+// storage only grows, so the alarm's threshold stays below every later trigger too, and it fires
+// only when autoscaling could not act (at maxAllocatedStorage, within six hours of the last storage
+// change, or outpaced), never on the condition autoscaling is about to fix.
+func (c *Config) DatabaseFreeStorageAlarmPercent() float64 {
+	p := float64(c.Alerts.Thresholds.DatabaseFreeStoragePercent)
+	if c.Database.MaxAllocatedStorage > 0 {
+		p = min(p, StorageAutoscalingTriggerPercent/2.0)
+	}
+	return p
+}
+
+// CheckTopicAccount refuses alerts.topicArn in another account than the one the stack deploys to
+// (known only once the program asks AWS who it is): EventBridge would need an execution role and
+// the topic a policy admitting it, which the stack does not create, and every rule's alert would
+// be dropped with only FailedInvocations as a trace.
+func (a AlertsConfig) CheckTopicAccount(stack, account string) error {
+	if !a.Enabled || a.TopicArn == "" {
+		return nil
+	}
+	if topicAccount := arnField(a.TopicArn, 4); topicAccount != account {
+		return fmt.Errorf("alerts.topicArn: is in account %s, but stack %s deploys to account %s: EventBridge delivers to another account's topic only through a role the stack does not create; use a topic in %s, e.g. AWS Chatbot's configured in this account (got %q)",
+			topicAccount, stack, account, account, a.TopicArn)
+	}
+	return nil
+}
+
+// arnField is the i-th colon-separated field of an ARN (1 partition, 3 region, 4 account).
+func arnField(arn string, i int) string {
+	fields := strings.SplitN(arn, ":", 6)
+	if i >= len(fields) {
+		return ""
+	}
+	return fields[i]
+}
+
 // DatabaseConnectionsThreshold is the connection count the alarm fires above.
 func (c *Config) DatabaseConnectionsThreshold() int {
 	if n := c.Alerts.Thresholds.DatabaseConnections; n > 0 {
@@ -106,6 +155,12 @@ func validateAlerts(c *Config, fail func(string, string, ...any)) {
 	}
 	if a.TopicArn != "" && !snsTopicArn.MatchString(a.TopicArn) {
 		fail(key+".topicArn", "must be a standard SNS topic ARN like arn:aws:sns:<region>:<account>:<name> (got %q)", a.TopicArn)
+	} else if region := arnField(a.TopicArn, 3); a.TopicArn != "" && c.Region != "" && region != c.Region {
+		// "The targets you associate with a rule must be in the same Region as the rule" (AWS
+		// Knowledge Center, sns-not-getting-eventbridge-notification); even cross-account delivery
+		// is "to cross-account targets in the same Region" (EventBridge User Guide).
+		fail(key+".topicArn", "is in region %s, but stack %s deploys to %s: EventBridge delivers only to targets in its rule's region; use a topic in %s (got %q)",
+			region, c.Stack, c.Region, c.Region, a.TopicArn)
 	}
 	t := a.Thresholds
 	between := func(field string, v, lo, hi int) {

@@ -20,8 +20,8 @@ type JobConfig struct {
 	Command []string          `json:"command"`
 	Env     map[string]string `json:"env"`
 	// Timeout in seconds: the command runs under `timeout` (which the image must provide; Debian and
-	// Alpine based images do), and the run as a whole, waiting for an instance included, is stopped
-	// by Step Functions a little later. 0 runs it without either limit.
+	// Alpine based images do), and the run as a whole, waiting for an instance included, times out
+	// a little later, when its state machine stops the task it started. 0 runs it without either limit.
 	Timeout int `json:"timeout"`
 	// Retries of a failed run, with backoff: a task that exits non-zero (or hits its timeout), one
 	// ECS stopped for want of capacity, or a RunTask that ECS refused for now.

@@ -1,6 +1,8 @@
 package infra
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
@@ -9,10 +11,32 @@ import (
 	"github.com/acme/ecs-api/config"
 )
 
+// MaxAlarmName is PutMetricAlarm's limit on AlarmName.
+const MaxAlarmName = 255
+
+// AlarmNamePrefix starts the name of every alarm of a stack, "<project>/<stack>/". The name is the
+// subject of CloudWatch's mail ("ALARM: \"<name>\" in <region>"), so it says which stack without
+// opening the mail; Pulumi project and stack names cannot contain "/", so the prefix is one stack's
+// alone.
+func AlarmNamePrefix(project, stack string) string { return project + "/" + stack + "/" }
+
+// alarmName is the stack's prefix and the alarm's logical name. A name over CloudWatch's limit keeps
+// its start and ends with a hash of the whole, so two long names cannot end up the same.
+func alarmName(ctx *pulumi.Context, logical string) string {
+	name := AlarmNamePrefix(ctx.Project(), ctx.Stack()) + logical
+	if len(name) <= MaxAlarmName {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	return name[:MaxAlarmName-9] + "-" + hex.EncodeToString(sum[:4])
+}
+
 // serviceAlarms creates the alarms that judge a deployment: the share of 5xx answers from the tasks,
 // unhealthy targets, and p99 response time, all measured at the load balancer for this target group.
 // They are children of the AppService, created before the ECS service that lists them. With alerts
-// on they also notify the alert topics, on ALARM and on OK.
+// on they also notify the alert topics when they fire; their return to OK is told by the
+// monitoring's recovery rule, not by OK actions, which CloudWatch would also run when it creates
+// them (see AlarmRecoveredPattern).
 func serviceAlarms(ctx *pulumi.Context, name string, cfg config.AlarmsConfig, actions pulumi.StringArray, loadBalancer, targetGroup pulumi.StringInput,
 	parent pulumi.ResourceOption) ([]*cloudwatch.MetricAlarm, error) {
 	dimensions := pulumi.StringMap{"LoadBalancer": loadBalancer, "TargetGroup": targetGroup}
@@ -33,7 +57,6 @@ func serviceAlarms(ctx *pulumi.Context, name string, cfg config.AlarmsConfig, ac
 		args.TreatMissingData = pulumi.String("notBreaching")
 		if len(actions) > 0 {
 			args.AlarmActions = alarmActions(actions)
-			args.OkActions = alarmActions(actions)
 		}
 		return args
 	}
@@ -76,10 +99,15 @@ func serviceAlarms(ctx *pulumi.Context, name string, cfg config.AlarmsConfig, ac
 			Dimensions:         dimensions,
 			Period:             pulumi.Int(cfg.PeriodSeconds),
 			ExtendedStatistic:  pulumi.String("p99"),
+			// "If you specify evaluate or omit this parameter, the alarm is always evaluated and
+			// possibly changes state no matter how many data points are available" (PutMetricAlarm,
+			// EvaluateLowSampleCountPercentile): at night one slow request would roll a deploy back.
+			EvaluateLowSampleCountPercentiles: pulumi.String("ignore"),
 		})},
 	}
 	var alarms []*cloudwatch.MetricAlarm
 	for _, spec := range specs {
+		spec.args.Name = pulumi.String(alarmName(ctx, name+"-"+spec.suffix))
 		alarm, err := cloudwatch.NewMetricAlarm(ctx, name+"-"+spec.suffix, spec.args, parent)
 		if err != nil {
 			return nil, fmt.Errorf("alarm %s: %w", spec.suffix, err)

@@ -1,8 +1,12 @@
 package infra
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
@@ -27,6 +31,9 @@ type AlertTopic struct {
 	KeyArn   pulumi.StringOutput `pulumi:"keyArn"`
 	// CacheEventsTopicArn is set when CacheEvents was asked for.
 	CacheEventsTopicArn pulumi.StringOutput `pulumi:"cacheEventsTopicArn"`
+	// PendingConfirmations are the e-mail subscriptions nobody has confirmed yet, as
+	// "<topic>: <address>", as of the last `pulumi up` or `pulumi refresh`.
+	PendingConfirmations pulumi.StringArrayOutput `pulumi:"pendingConfirmations"`
 	// Destinations are the topics every alarm and rule notifies: the stack's, and the configured one.
 	Destinations pulumi.StringArray
 }
@@ -94,7 +101,8 @@ func NewAlertTopic(ctx *pulumi.Context, name string, args *AlertTopicArgs, opts 
 	if err != nil {
 		return nil, fmt.Errorf("alert topic %s: topic policy: %w", name, err)
 	}
-	if err := subscribeEmails(ctx, name, topic.Arn, args.Config.Emails, parent); err != nil {
+	pending, err := subscribeEmails(ctx, name, "alerts", topic.Arn, args.Config.Emails, nil, parent)
+	if err != nil {
 		return nil, fmt.Errorf("alert topic %s: %w", name, err)
 	}
 
@@ -118,28 +126,113 @@ func NewAlertTopic(ctx *pulumi.Context, name string, args *AlertTopicArgs, opts 
 		if err != nil {
 			return nil, fmt.Errorf("alert topic %s: cache events topic: %w", name, err)
 		}
-		if err := subscribeEmails(ctx, name+"-cache-events", cacheTopic.Arn, args.Config.Emails, parent); err != nil {
+		// A topic's policy replaces SNS's default one, which newly created topics write with
+		// aws:SourceAccount: "If the policy uses aws:SourceAccount (which is now the default for
+		// newly created topics), ElastiCache cannot publish to the topic" ("Event Notifications and
+		// Amazon SNS", ElastiCache User Guide).
+		cachePolicy, err := sns.NewTopicPolicy(ctx, name+"-cache-events-policy", &sns.TopicPolicyArgs{
+			Arn: cacheTopic.Arn,
+			Policy: cacheTopic.Arn.ApplyT(func(arn string) string {
+				return CacheEventsTopicPolicy(caller.AccountId, arn)
+			}).(pulumi.StringOutput),
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("alert topic %s: cache events topic policy: %w", name, err)
+		}
+		// Only failovers, replacements and failures reach people; ElastiCache also sends a
+		// SnapshotComplete for every daily backup.
+		cacheFilter := &cacheEventsFilter{Policy: CacheEventsFilterPolicy(), Scope: "MessageBody"}
+		cachePending, err := subscribeEmails(ctx, name+"-cache-events", "cache events", cacheTopic.Arn, args.Config.Emails, cacheFilter, parent)
+		if err != nil {
 			return nil, fmt.Errorf("alert topic %s: cache events: %w", name, err)
 		}
-		t.CacheEventsTopicArn = cacheTopic.Arn
+		pending = append(pending, cachePending...)
+		// ElastiCache marks a topic it cannot publish to inactive: the cache gets its ARN once the
+		// policy that admits it exists.
+		t.CacheEventsTopicArn = pulumi.All(cacheTopic.Arn, cachePolicy.ID()).ApplyT(func(v []any) string { return v[0].(string) }).(pulumi.StringOutput)
 		outputs["cacheEventsTopicArn"] = t.CacheEventsTopicArn
 	}
+	t.PendingConfirmations = pulumi.All(pending...).ApplyT(func(v []any) []string {
+		out := []string{}
+		for _, p := range v {
+			if s := p.(string); s != "" {
+				out = append(out, s)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}).(pulumi.StringArrayOutput)
+	outputs["pendingConfirmations"] = t.PendingConfirmations
 	return t, ctx.RegisterResourceOutputs(t, outputs)
 }
 
-// subscribeEmails subscribes each address to the topic. Each gets a confirmation mail from AWS;
-// nothing reaches it until someone follows its link.
-func subscribeEmails(ctx *pulumi.Context, prefix string, topicArn pulumi.StringInput, emails []string, parent pulumi.ResourceOption) error {
+// cacheEventsFilter is a subscription filter policy and the part of the message it applies to.
+type cacheEventsFilter struct{ Policy, Scope string }
+
+// subscribeEmails subscribes each address to the topic, each subscription named by its address so
+// that removing or reordering addresses replaces no other subscription. Each gets a confirmation
+// mail from AWS; nothing reaches it until someone follows its link, and SNS deletes it unconfirmed
+// after 48 hours ("Deleting an Amazon SNS subscription and topic"). It returns, per address,
+// "<topic>: <address>" while the subscription is pending confirmation, and "" once confirmed.
+func subscribeEmails(ctx *pulumi.Context, prefix, topicLabel string, topicArn pulumi.StringInput, emails []string, filter *cacheEventsFilter,
+	parent pulumi.ResourceOption) ([]any, error) {
+	var pending []any
 	for i, email := range emails {
-		if _, err := sns.NewTopicSubscription(ctx, fmt.Sprintf("%s-email-%d", prefix, i), &sns.TopicSubscriptionArgs{
+		args := &sns.TopicSubscriptionArgs{
 			Topic:    topicArn,
 			Protocol: pulumi.String("email"),
 			Endpoint: pulumi.String(email),
-		}, parent); err != nil {
-			return fmt.Errorf("subscription %s: %w", email, err)
 		}
+		if filter != nil {
+			args.FilterPolicy = pulumi.String(filter.Policy)
+			args.FilterPolicyScope = pulumi.String(filter.Scope)
+		}
+		// Subscriptions were once named by position: the alias adopts each one under its address
+		// when the list is unchanged, where a new subscription would get the confirmed one's ARN
+		// back from SNS and deleting the old resource would unsubscribe it.
+		previous := pulumi.Aliases([]pulumi.Alias{{Name: pulumi.String(fmt.Sprintf("%s-email-%d", prefix, i))}})
+		sub, err := sns.NewTopicSubscription(ctx, EmailSubscriptionName(prefix, email), args, parent, previous)
+		if err != nil {
+			return nil, fmt.Errorf("subscription %s: %w", email, err)
+		}
+		label := topicLabel + ": " + email
+		pending = append(pending, sub.PendingConfirmation.ApplyT(func(p bool) string {
+			if p {
+				return label
+			}
+			return ""
+		}).(pulumi.StringOutput))
 	}
-	return nil
+	return pending, nil
+}
+
+var nonSlug = regexp.MustCompile(`[^a-z0-9]+`)
+
+// maxEmailSlug keeps subscription names readable; the hash keeps them apart.
+const maxEmailSlug = 40
+
+// EmailSubscriptionName is the logical name of an address's subscription: the lower-cased address
+// as a slug and a hash of it, so addresses that slug alike (a.b@x.io, a-b@x.io) stay apart.
+func EmailSubscriptionName(prefix, email string) string {
+	lower := strings.ToLower(email)
+	slug := strings.Trim(nonSlug.ReplaceAllString(lower, "-"), "-")
+	if len(slug) > maxEmailSlug {
+		slug = strings.TrimRight(slug[:maxEmailSlug], "-")
+	}
+	sum := sha256.Sum256([]byte(lower))
+	return fmt.Sprintf("%s-email-%s-%s", prefix, slug, hex.EncodeToString(sum[:4]))
+}
+
+// CacheEventsTopicPolicy is the statement ElastiCache documents for its notification topic: any
+// principal may publish, on behalf of this account's resources only ("AWS:SourceOwner", not
+// aws:SourceAccount, which ElastiCache does not send; "Managing ElastiCache Amazon SNS
+// notifications").
+func CacheEventsTopicPolicy(account, topicArn string) string {
+	return PolicyDocument{Statement: []PolicyStatement{{
+		Sid: "AllowElastiCachePublish", Effect: "Allow", Principal: map[string]string{"AWS": "*"},
+		Action: []string{"sns:Publish"}, Resource: []string{topicArn},
+		Condition: map[string]map[string]string{"StringEquals": {"AWS:SourceOwner": account}},
+	}}}.JSON()
 }
 
 // MaxTopicDisplayName is SNS's limit on a topic's display name, the sender name of its e-mails: 100

@@ -1,7 +1,6 @@
 package infra
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -188,11 +187,12 @@ func DashboardBody(s DashboardSpec) (string, error) {
 		}
 		chart(WidgetJobs, "Sum", 3600, runs, nil)
 	}
-	b, err := json.Marshal(map[string]any{"widgets": widgets})
+	// Labels and titles are the stack's own text: sent as written, not HTML-escaped.
+	body, err := literalJSON(map[string]any{"widgets": widgets})
 	if err != nil {
 		return "", fmt.Errorf("dashboard body: %w", err)
 	}
-	return string(b), nil
+	return body, nil
 }
 
 // ConsoleURL is the AWS console's address for a region in a partition.

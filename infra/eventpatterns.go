@@ -1,6 +1,7 @@
 package infra
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -9,6 +10,22 @@ import (
 
 // The EventBridge patterns of the events that need a person, each matching the fields and values
 // AWS's event references give.
+
+// literalJSON encodes v as AWS reads it: Go's json.Marshal escapes "<", ">" and "&" as \u003c,
+// \u003e and \u0026 (encoding/json, HTMLEscape), and EventBridge fills only the literal
+// <variable-name> tokens of an input template ("Amazon EventBridge input transformation";
+// hashicorp/terraform#38733 is the same bug through jsonencode). Every JSON string the stack hands
+// AWS for its alerts (templates, patterns, filter policies, the dashboard) goes through here, so
+// what is sent is what is written.
+func literalJSON(v any) (string, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
+}
 
 // serviceArns are the ARNs of services of a cluster, in ECS's long format
 // (arn:...:service/<cluster>/<service>), which the deployment events carry in resources.
@@ -22,11 +39,11 @@ func serviceArns(clusterArn string, services []string) []string {
 }
 
 func mustPattern(p map[string]any) string {
-	b, err := json.Marshal(p)
+	s, err := literalJSON(p)
 	if err != nil {
 		panic(fmt.Sprintf("event pattern: %v", err)) // strings, slices and maps only
 	}
-	return string(b)
+	return s
 }
 
 // DeploymentFailedPattern matches a failed deployment of the services. ECS sends
@@ -49,40 +66,58 @@ func DeploymentFailedPattern(serviceArns []string) string {
 // with ServiceSchedulerInitiated and another reason, and are not matched. Service tasks carry the
 // group "service:<name>".
 func UnexpectedStopPattern(clusterArn string, services []string) string {
-	return stoppedTaskPattern(clusterArn, "service:", services,
+	return stoppedTaskPattern(clusterArn, "service:", services, map[string]any{"$or": []any{
 		map[string]any{"stopCode": []string{"EssentialContainerExited", "TaskFailedToStart"}},
 		map[string]any{"stoppedReason": []any{
 			map[string]string{"prefix": "Task failed ELB health checks"},
 			map[string]string{"prefix": "Task failed container health checks"},
-		}})
+		}},
+	}})
 }
 
 // stoppedTaskPattern matches "ECS Task State Change" events of stopped tasks in the cluster whose
-// group is the prefix and one of names, and that meet one of the conditions.
-func stoppedTaskPattern(clusterArn, groupPrefix string, names []string, conditions ...any) string {
+// group is the prefix and one of names, and whose detail also matches conditions.
+func stoppedTaskPattern(clusterArn, groupPrefix string, names []string, conditions map[string]any) string {
 	var groups []string
 	for _, n := range names {
 		groups = append(groups, groupPrefix+n)
 	}
+	detail := map[string]any{
+		"clusterArn": []string{clusterArn},
+		"group":      groups,
+		"lastStatus": []string{"STOPPED"},
+	}
+	for k, v := range conditions {
+		detail[k] = v
+	}
 	return mustPattern(map[string]any{
 		"source":      []string{"aws.ecs"},
 		"detail-type": []string{"ECS Task State Change"},
-		"detail": map[string]any{
-			"clusterArn": []string{clusterArn},
-			"group":      groups,
-			"lastStatus": []string{"STOPPED"},
-			"$or":        conditions,
-		},
+		"detail":      detail,
 	})
 }
 
-// JobTaskFailedPattern matches a job's task that stopped with a non-zero exit code, or without
-// starting. Tasks that Step Functions starts with RunTask get the group "family:<family>" (RunTask's
-// default), so the families name the jobs.
-func JobTaskFailedPattern(clusterArn string, families []string) string {
-	return stoppedTaskPattern(clusterArn, "family:", families,
-		map[string]any{"containers": map[string]any{"exitCode": []any{map[string]any{"anything-but": 0}}}},
-		map[string]any{"stopCode": []string{"TaskFailedToStart"}})
+// taskFailedToStart is the stop code of a task whose containers never ran, so its event has no exit
+// code ("Amazon ECS stopped tasks error codes").
+const taskFailedToStart = "TaskFailedToStart"
+
+// JobTaskExitedPattern matches a job's task whose container exited with a code other than 0. Tasks
+// that Step Functions starts with RunTask get the group "family:<family>" (RunTask's default), so
+// the families name the jobs. A task that never started is JobTaskNotStartedPattern's: it has no
+// exit code to report, and one event must not send two alerts.
+func JobTaskExitedPattern(clusterArn string, families []string) string {
+	return stoppedTaskPattern(clusterArn, "family:", families, map[string]any{
+		"containers": map[string]any{"exitCode": []any{map[string]any{"anything-but": 0}}},
+		"stopCode":   []any{map[string]any{"anything-but": taskFailedToStart}},
+	})
+}
+
+// JobTaskNotStartedPattern matches a job's task that stopped before its container ran (an image
+// that cannot be pulled, a secret that cannot be read, no instance to place it on).
+func JobTaskNotStartedPattern(clusterArn string, families []string) string {
+	return stoppedTaskPattern(clusterArn, "family:", families, map[string]any{
+		"stopCode": []string{taskFailedToStart},
+	})
 }
 
 // RunFailedPattern matches a run of the state machines that did not succeed ("Step Functions
@@ -103,14 +138,90 @@ func RunFailedPattern(stateMachineArns []string) string {
 var DatabaseEventCategories = []string{"availability", "failover", "failure", "low storage", "maintenance"}
 
 // DatabaseEventPattern matches the database instance's events of those categories, which RDS sends
-// to EventBridge as "RDS DB Instance Event".
-func DatabaseEventPattern(identifier string) string {
+// to EventBridge as "RDS DB Instance Event". The instance is matched by its ARN in resources, which
+// AWS's examples of that event all carry, where detail.SourceIdentifier is shown both bare and as
+// "rds:<id>" ("Tutorial: Log DB instance state changes using Amazon EventBridge", RDS User
+// Guide, and the Lambda Developer Guide's sample event both show
+// "resources": ["arn:aws:rds:<region>:<account>:db:<id>"]).
+func DatabaseEventPattern(instanceArn string) string {
 	return mustPattern(map[string]any{
 		"source":      []string{"aws.rds"},
 		"detail-type": []string{"RDS DB Instance Event"},
+		"resources":   []string{instanceArn},
+		"detail":      map[string]any{"EventCategories": DatabaseEventCategories},
+	})
+}
+
+// DatabaseInstanceArn is an RDS instance's ARN, arn:<partition>:rds:<region>:<account>:db:<identifier>
+// ("Amazon Resource Names (ARNs) in Amazon RDS").
+func DatabaseInstanceArn(partition, region, account, identifier string) string {
+	return fmt.Sprintf("arn:%s:rds:%s:%s:db:%s", partition, region, account, identifier)
+}
+
+// RotationFailureEvents are the CloudTrail events of a rotation that did not complete: RotationFailed,
+// and RotationAbandoned, when a new version was put while a rotation was under way and Secrets
+// Manager gave it up ("Logging AWS Secrets Manager events with AWS CloudTrail").
+var RotationFailureEvents = []string{"RotationFailed", "RotationAbandoned"}
+
+// RotationFailurePattern matches a failed or abandoned rotation of one secret, in the shape of the
+// rotation's own RotationSucceeded rule (rotation.go): a service event through CloudTrail with the
+// secret in additionalEventData.SecretId.
+func RotationFailurePattern(secretArn string) string {
+	return mustPattern(map[string]any{
+		"source":      []string{"aws.secretsmanager"},
+		"detail-type": []string{"AWS Service Event via CloudTrail", "AWS API Call via CloudTrail"},
 		"detail": map[string]any{
-			"SourceIdentifier": []string{identifier},
-			"EventCategories":  DatabaseEventCategories,
+			"eventSource":         []string{"secretsmanager.amazonaws.com"},
+			"eventName":           RotationFailureEvents,
+			"additionalEventData": map[string]any{"SecretId": []string{secretArn}},
 		},
 	})
+}
+
+// AlarmRecoveredPattern matches the alarms, by their ARNs in resources, returning to OK from ALARM.
+// CloudWatch sends every state change to EventBridge and guarantees their delivery ("Alarm events
+// and EventBridge"); a new alarm goes from INSUFFICIENT_DATA to OK, which previousState ALARM
+// leaves out, where an OK action would notify on it ("When this operation creates an alarm, the
+// alarm state is immediately set to INSUFFICIENT_DATA", PutMetricAlarm).
+func AlarmRecoveredPattern(alarmArns []string) string {
+	return mustPattern(map[string]any{
+		"source":      []string{"aws.cloudwatch"},
+		"detail-type": []string{"CloudWatch Alarm State Change"},
+		"resources":   slices.Sorted(slices.Values(alarmArns)),
+		"detail": map[string]any{
+			"previousState": map[string]any{"value": []string{"ALARM"}},
+			"state":         map[string]any{"value": []string{"OK"}},
+		},
+	})
+}
+
+// CacheAlertEvents are the ElastiCache notifications that need a person: a failover, a node being
+// replaced (now or in a maintenance window), and the operations that failed outside a deploy
+// ("Event Notifications and Amazon SNS", ElastiCache User Guide). The rest of that list
+// (SnapshotComplete every day, parameter and scaling completions, service updates) is routine.
+var CacheAlertEvents = []string{
+	"ElastiCache:FailoverComplete",
+	"ElastiCache:CacheNodeReplaceStarted",
+	"ElastiCache:CacheNodeReplaceComplete",
+	"ElastiCache:NodeReplacementScheduled",
+	"ElastiCache:NodeReplacementRescheduled",
+	"ElastiCache:SnapshotFailed",
+	"ElastiCache:AddCacheNodeFailed",
+	"ElastiCache:CacheClusterProvisioningFailed",
+	"ElastiCache:CacheClusterScalingFailed",
+	"ElastiCache:ReplicationGroupScalingFailed",
+}
+
+// CacheEventsFilterPolicy lets through the cache topic's messages whose body names one of
+// CacheAlertEvents. ElastiCache's message is a JSON object keyed by the event name
+// ({"ElastiCache:FailoverComplete": "<node>"}), so each event is an "exists" key match ("Key
+// matching", SNS Developer Guide) joined by "$or" ("AND/OR logic"). SNS allows five keys per
+// policy ("Filter policy constraints"); "$or" is the one top-level key here, as the AWS CDK and
+// LocalStack count them, and the total combination of values is one per event, far below 150.
+func CacheEventsFilterPolicy() string {
+	var alternatives []any
+	for _, event := range CacheAlertEvents {
+		alternatives = append(alternatives, map[string]any{event: []any{map[string]bool{"exists": true}}})
+	}
+	return mustPattern(map[string]any{"$or": alternatives})
 }

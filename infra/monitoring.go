@@ -1,13 +1,13 @@
 package infra
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -40,9 +40,16 @@ type MonitoredJobs struct {
 
 // MonitoredDatabase is the RDS instance and what its alarms compare against.
 type MonitoredDatabase struct {
-	Identifier          pulumi.StringInput
+	Identifier pulumi.StringInput
+	// SecretArn is the master password's secret, whose failed rotations are told.
+	SecretArn           pulumi.StringInput
 	AllocatedStorageGiB int
-	Connections         int
+	// MaxAllocatedStorageGiB is storage autoscaling's limit; 0 without storage autoscaling.
+	MaxAllocatedStorageGiB int
+	// FreeStoragePercent of AllocatedStorageGiB below which the free-storage alarm fires
+	// (config's DatabaseFreeStorageAlarmPercent: under storage autoscaling's own trigger).
+	FreeStoragePercent float64
+	Connections        int
 }
 
 // MonitoringArgs: names from every component, thresholds from config.
@@ -64,6 +71,9 @@ type MonitoringArgs struct {
 	Jobs     *MonitoredJobs
 	// RotationStateMachineArn is the database rotation's redeploy, whose failure is worth a page.
 	RotationStateMachineArn pulumi.StringInput
+	// RotationReconcileStateMachineArn is the periodic check that redeploys the services still on a
+	// password older than the secret; a failed run leaves the stale window unbounded.
+	RotationReconcileStateMachineArn pulumi.StringInput
 	Database                *MonitoredDatabase
 	// CacheNodes are the cache's member clusters (a set: only ever used whole).
 	CacheNodes pulumi.StringArrayInput
@@ -133,17 +143,22 @@ type watcher struct {
 	ctx    *pulumi.Context
 	name   string
 	args   *MonitoringArgs
-	parent pulumi.ResourceOption
+	parent pulumi.ResourceOrInvokeOption
 	// stack is "<project>/<stack>", the first words of every message.
 	stack string
+	// recoverable are the ARNs of the alarms whose return to OK is told (see alarms).
+	recoverable []pulumi.StringOutput
 }
 
-// alarm creates one alarm that notifies the destinations on ALARM and on OK. Missing data is not
-// breaching: an idle stack must not page anyone.
+// alarm creates one alarm, named for the stack, that notifies the destinations when it fires. It
+// has no OK action: CloudWatch runs OK actions on the INSUFFICIENT_DATA to OK transition of every
+// new alarm, so each deploy that creates or replaces alarms would send a burst of OKs; recoveries
+// come from the rule of AlarmRecoveredPattern instead. Missing data is not breaching: an idle stack
+// must not page anyone.
 func (w *watcher) alarm(suffix, description string, args *cloudwatch.MetricAlarmArgs) (pulumi.StringOutput, error) {
+	args.Name = pulumi.String(alarmName(w.ctx, w.name+"-"+suffix))
 	args.AlarmDescription = pulumi.String(truncate(fmt.Sprintf("[%s] %s", w.stack, description), MaxAlarmDescription))
 	args.AlarmActions = alarmActions(w.args.Destinations)
-	args.OkActions = alarmActions(w.args.Destinations)
 	if args.TreatMissingData == nil {
 		args.TreatMissingData = pulumi.String("notBreaching")
 	}
@@ -177,17 +192,30 @@ func single(namespace, metric, stat string, period int, dims pulumi.StringMap) *
 	}
 }
 
-// alarms creates every alarm beyond the deployment ones and returns their ARNs.
+// alarms creates every alarm beyond the deployment ones and returns their ARNs. Alarms on a
+// condition that lasts (too few tasks, a busy database) also tell when it is over, so whoever is
+// working on it knows; alarms that count events (unexpected stops, a dead-letter message, cache
+// evictions) do not: each ALARM already says what happened, and their OK only means the counting
+// window has passed.
 func (w *watcher) alarms() (pulumi.StringArray, error) {
 	a, t := w.args, w.args.Alerts.Thresholds
 	var arns pulumi.StringArray
-	add := func(suffix, description, operator string, threshold float64, evaluations int, args *cloudwatch.MetricAlarmArgs) error {
+	create := func(recoverable bool, suffix, description, operator string, threshold float64, evaluations int, args *cloudwatch.MetricAlarmArgs) error {
 		args.ComparisonOperator = pulumi.String(operator)
 		args.Threshold = pulumi.Float64(threshold)
 		args.EvaluationPeriods = pulumi.Int(evaluations)
 		arn, err := w.alarm(suffix, description, args)
 		arns = append(arns, arn)
+		if recoverable {
+			w.recoverable = append(w.recoverable, arn)
+		}
 		return err
+	}
+	add := func(suffix, description, operator string, threshold float64, evaluations int, args *cloudwatch.MetricAlarmArgs) error {
+		return create(true, suffix, description, operator, threshold, evaluations, args)
+	}
+	count := func(suffix, description, operator string, threshold float64, evaluations int, args *cloudwatch.MetricAlarmArgs) error {
+		return create(false, suffix, description, operator, threshold, evaluations, args)
 	}
 	var errs []error
 	for _, svc := range a.Services {
@@ -215,13 +243,13 @@ func (w *watcher) alarms() (pulumi.StringArray, error) {
 		fmt.Sprintf("The load balancer itself answered more than %d 5xx a minute for 3 minutes: no healthy target (503), targets refusing or resetting connections (502) or timing out (504). Look at the Targets widget and the target group's health checks.", t.LoadBalancer5xxPerMinute),
 		"GreaterThanThreshold", float64(t.LoadBalancer5xxPerMinute), 3,
 		single("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "Sum", 60, pulumi.StringMap{"LoadBalancer": a.LoadBalancerArnSuffix})))
-	errs = append(errs, add("unexpected-task-stops",
+	errs = append(errs, count("unexpected-task-stops",
 		fmt.Sprintf("More than %d tasks stopped unexpectedly (container exited, failed to start, or failed health checks) in %d minutes. The stopped tasks' reasons are in the log group of the rule that counts them and under Tasks > Stopped in the ECS console; their output in the app's log group.", t.UnexpectedStops, t.UnexpectedStopsMinutes),
 		"GreaterThanThreshold", float64(t.UnexpectedStops), 1,
 		single(MetricNamespace(w.ctx.Project(), w.ctx.Stack()), UnexpectedStopsMetric, "Sum", t.UnexpectedStopsMinutes*60, nil)))
 
 	if j := a.Jobs; j != nil {
-		errs = append(errs, add("job-dlq",
+		errs = append(errs, count("job-dlq",
 			"A scheduled job run could not be started: EventBridge Scheduler gave up and left the event in the jobs' dead-letter queue. Read the message's attributes (ERROR_CODE, ERROR_MESSAGE) in the SQS console, fix the cause, then purge the queue.",
 			"GreaterThanThreshold", 0, 1, single("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", 300, pulumi.StringMap{"QueueName": j.DeadLetterQueue})))
 	}
@@ -231,8 +259,8 @@ func (w *watcher) alarms() (pulumi.StringArray, error) {
 		errs = append(errs,
 			add("db-cpu", fmt.Sprintf("Database CPU above %d %% for 15 minutes. %s", t.DatabaseCPUPercent, rdsLook),
 				"GreaterThanThreshold", float64(t.DatabaseCPUPercent), 3, single("AWS/RDS", "CPUUtilization", "Average", 300, dims)),
-			add("db-free-storage", fmt.Sprintf("Database free storage below %d %% of its %d GiB. Storage autoscaling grows it up to maxAllocatedStorage; at that limit, raise it. %s", t.DatabaseFreeStoragePercent, d.AllocatedStorageGiB, rdsLook),
-				"LessThanThreshold", float64(d.AllocatedStorageGiB)*float64(t.DatabaseFreeStoragePercent)/100*1024*1024*1024, 1, single("AWS/RDS", "FreeStorageSpace", "Minimum", 300, dims)),
+			add("db-free-storage", freeStorageDescription(d)+" "+rdsLook,
+				"LessThanThreshold", float64(d.AllocatedStorageGiB)*d.FreeStoragePercent/100*1024*1024*1024, 1, single("AWS/RDS", "FreeStorageSpace", "Minimum", 300, dims)),
 			add("db-free-memory", fmt.Sprintf("Database freeable memory below %d MiB for 15 minutes: queries spill to disk and connections may be refused. %s", t.DatabaseFreeMemoryMiB, rdsLook),
 				"LessThanThreshold", float64(t.DatabaseFreeMemoryMiB)*1024*1024, 3, single("AWS/RDS", "FreeableMemory", "Minimum", 300, dims)),
 			add("db-connections", fmt.Sprintf("Database connections above %d for 10 minutes: near max_connections, new ones are refused. Check the app's pool size times the task count. %s", d.Connections, rdsLook),
@@ -246,11 +274,23 @@ func (w *watcher) alarms() (pulumi.StringArray, error) {
 				"GreaterThanThreshold", float64(t.CacheCPUPercent), 3, overNodes(a.CacheNodes, "MAX", "EngineCPUUtilization", "Maximum")),
 			add("cache-memory", fmt.Sprintf("Cache memory above %d %% on a node for 15 minutes; evictions follow. %s", t.CacheMemoryPercent, cacheLook),
 				"GreaterThanThreshold", float64(t.CacheMemoryPercent), 3, overNodes(a.CacheNodes, "MAX", "DatabaseMemoryUsagePercentage", "Maximum")),
-			add("cache-evictions", fmt.Sprintf("The cache evicted more than %d keys in 5 minutes: sessions or rate limits kept there are lost. Use a larger nodeType. %s", t.CacheEvictions, cacheLook),
+			count("cache-evictions", fmt.Sprintf("The cache evicted more than %d keys in 5 minutes: sessions or rate limits kept there are lost. Use a larger nodeType. %s", t.CacheEvictions, cacheLook),
 				"GreaterThanThreshold", float64(t.CacheEvictions), 1, overNodes(a.CacheNodes, "SUM", "Evictions", "Sum")),
 		)
 	}
 	return arns, errors.Join(errs...)
+}
+
+// freeStorageDescription says what the free-storage alarm means: with storage autoscaling, which
+// adds storage when free space is at most 10 % of the allocated storage for five minutes ("Managing
+// capacity automatically with Amazon RDS storage autoscaling"), that autoscaling could not keep up
+// or is at its limit; without it, that the disk is filling.
+func freeStorageDescription(d *MonitoredDatabase) string {
+	below := fmt.Sprintf("Database free storage below %.3g GiB (%.3g %% of the %d GiB it was created with).", float64(d.AllocatedStorageGiB)*d.FreeStoragePercent/100, d.FreeStoragePercent, d.AllocatedStorageGiB)
+	if d.MaxAllocatedStorageGiB > 0 {
+		return fmt.Sprintf("%s Storage autoscaling adds storage at 10 %% free, so it could not: the instance is at maxAllocatedStorage (%d GiB), six hours have not passed since its last storage change, or the disk fills faster than it grows. Raise database.maxAllocatedStorage or free space.", below, d.MaxAllocatedStorageGiB)
+	}
+	return below + " Storage autoscaling is off (database.maxAllocatedStorage 0): raise database.allocatedStorage or free space."
 }
 
 // insightsQuery is one Container Insights task count of a service, by the minute.
@@ -308,7 +348,10 @@ func (w *watcher) rules() error {
 	}).(pulumi.StringOutput)
 	if err := w.notify("deployment-failed", "An ECS deployment of the stack's services failed or rolled back", deployments,
 		map[string]string{"service": "$.resources[0]", "reason": "$.detail.reason", "deployment": "$.detail.deploymentId"},
-		fmt.Sprintf("[%s] ECS deployment <deployment> of <service> FAILED: <reason>. With rollback the service returns to its last working deployment. Why the new tasks stopped: ECS console (%s/ecs/v2) > the service > Deployments and Tasks > Stopped; their output is in the app's log group.", w.stack, console)); err != nil {
+		alertMessage{
+			Title:       "ECS deployment <deployment> of <service> failed",
+			Description: fmt.Sprintf("<reason>. With rollback the service returns to its last working deployment. Why the new tasks stopped: ECS console (%s/ecs/v2) › the service › Deployments, and Tasks › Stopped; their output is in the app's log group.", console),
+		}); err != nil {
 		return err
 	}
 
@@ -320,19 +363,7 @@ func (w *watcher) rules() error {
 	// however many jobs there are.
 	if j := a.Jobs; j != nil {
 		for _, job := range slices.Sorted(maps.Keys(j.Families)) {
-			family := j.Families[job]
-			pattern := a.ClusterArn.ToStringOutput().ApplyT(func(cluster string) string {
-				return JobTaskFailedPattern(cluster, []string{family})
-			}).(pulumi.StringOutput)
-			// Logical names stay short enough for EventBridge's 64-character rule names with
-			// Pulumi's 8-character suffix and a 32-character job name.
-			if err := w.notify(job+"-task-failed", fmt.Sprintf("A task of the %s job exited non-zero or never started", job), pattern,
-				map[string]string{"exitCode": "$.detail.containers[0].exitCode", "reason": "$.detail.stoppedReason", "stopCode": "$.detail.stopCode", "task": "$.detail.taskArn"},
-				fmt.Sprintf("[%s] A task of the %s job stopped: exit code <exitCode>, <stopCode>: <reason>. Task <task>. Its output is in the app's log group under the stream prefix job-%s. The run retries; if it still fails, a 'run failed' alert follows.", w.stack, job, job)); err != nil {
-				return err
-			}
-			machine := j.StateMachineArns.ToStringMapOutput().MapIndex(pulumi.String(job))
-			if err := w.runFailed(job+"-run-failed", fmt.Sprintf("A run of the %s job failed after its retries, timed out or was aborted", job), machine); err != nil {
+			if err := w.jobRules(job, j); err != nil {
 				return err
 			}
 		}
@@ -343,15 +374,95 @@ func (w *watcher) rules() error {
 			return err
 		}
 	}
-	if d := a.Database; d != nil {
-		pattern := d.Identifier.ToStringOutput().ApplyT(DatabaseEventPattern).(pulumi.StringOutput)
-		if err := w.notify("db-event", "RDS reports a failover, failure, low storage, maintenance or availability event of the database", pattern,
-			map[string]string{"db": "$.detail.SourceIdentifier", "message": "$.detail.Message", "category": "$.detail.EventCategories[0]", "event": "$.detail.EventID"},
-			fmt.Sprintf("[%s] Database <db>: <message> (<category>, <event>). RDS console (%s/rds/home?region=%s) > Databases > <db> > Logs & events.", w.stack, console, a.Region)); err != nil {
+	if a.RotationReconcileStateMachineArn != nil {
+		if err := w.runFailed("db-reconcile-failed", "The periodic check that redeploys services after a database password change failed: tasks may hold the old password until it runs again",
+			a.RotationReconcileStateMachineArn.ToStringOutput()); err != nil {
 			return err
 		}
 	}
-	return nil
+	if d := a.Database; d != nil {
+		if err := w.databaseRules(d); err != nil {
+			return err
+		}
+	}
+	return w.recoveries()
+}
+
+// jobRules tells a job's task that exited non-zero, one that never started, and a run that failed
+// after its retries: a task that never started has no exit code ("If you specify a variable to
+// match a JSON path that doesn't exist in the event, that variable isn't created", "Common issues
+// with transforming input", EventBridge User Guide), so it has a rule and a message of its own.
+func (w *watcher) jobRules(job string, j *MonitoredJobs) error {
+	family := j.Families[job]
+	pattern := func(build func(string, []string) string) pulumi.StringOutput {
+		return w.args.ClusterArn.ToStringOutput().ApplyT(func(cluster string) string {
+			return build(cluster, []string{family})
+		}).(pulumi.StringOutput)
+	}
+	retries := "The run retries; if it still fails, a run-failed alert follows."
+	// Logical names stay short enough for EventBridge's 64-character rule names with Pulumi's
+	// 8-character suffix and a 32-character job name.
+	if err := w.notify(job+"-task-failed", fmt.Sprintf("A task of the %s job exited non-zero", job), pattern(JobTaskExitedPattern),
+		map[string]string{"exitCode": "$.detail.containers[0].exitCode", "reason": "$.detail.stoppedReason", "stopCode": "$.detail.stopCode", "task": "$.detail.taskArn"},
+		alertMessage{
+			Title:       fmt.Sprintf("A task of the %s job exited with code <exitCode>", job),
+			Description: fmt.Sprintf("<stopCode>: <reason>. Task <task>. Its output is in the app's log group under the stream prefix job-%s. %s", job, retries),
+		}); err != nil {
+		return err
+	}
+	if err := w.notify(job+"-not-started", fmt.Sprintf("A task of the %s job never started", job), pattern(JobTaskNotStartedPattern),
+		map[string]string{"reason": "$.detail.stoppedReason", "task": "$.detail.taskArn"},
+		alertMessage{
+			Title:       fmt.Sprintf("A task of the %s job never started", job),
+			Description: fmt.Sprintf("<reason>. Task <task>. Its container did not run, so there is no exit code and no output: the reason names what failed (the image pull, a secret, placement on an instance). %s", retries),
+		}); err != nil {
+		return err
+	}
+	machine := j.StateMachineArns.ToStringMapOutput().MapIndex(pulumi.String(job))
+	return w.runFailed(job+"-run-failed", fmt.Sprintf("A run of the %s job failed after its retries, timed out or was aborted", job), machine)
+}
+
+// databaseRules tells the instance's own events and a failed rotation of its password.
+func (w *watcher) databaseRules(d *MonitoredDatabase) error {
+	a := w.args
+	caller, err := aws.GetCallerIdentity(w.ctx, nil, w.parent)
+	if err != nil {
+		return fmt.Errorf("database rules: account: %w", err)
+	}
+	console := ConsoleURL(a.Partition, a.Region)
+	pattern := d.Identifier.ToStringOutput().ApplyT(func(id string) string {
+		return DatabaseEventPattern(DatabaseInstanceArn(a.Partition, a.Region, caller.AccountId, id))
+	}).(pulumi.StringOutput)
+	if err := w.notify("db-event", "RDS reports a failover, failure, low storage, maintenance or availability event of the database", pattern,
+		map[string]string{"db": "$.detail.SourceIdentifier", "message": "$.detail.Message", "category": "$.detail.EventCategories[0]", "event": "$.detail.EventID"},
+		alertMessage{
+			Title:       "Database <db>: <category> event <event>",
+			Description: fmt.Sprintf("<message> RDS console (%s/rds/home?region=%s) › Databases › <db> › Logs & events.", console, a.Region),
+		}); err != nil {
+		return err
+	}
+	if d.SecretArn == nil {
+		return nil
+	}
+	return w.notify("db-secret-not-rotated", "Secrets Manager could not complete a rotation of the database password", d.SecretArn.ToStringOutput().ApplyT(RotationFailurePattern).(pulumi.StringOutput),
+		map[string]string{"event": "$.detail.eventName", "secret": "$.detail.additionalEventData.SecretId", "time": "$.time"},
+		alertMessage{
+			Title:       "Database password rotation: <event>",
+			Description: fmt.Sprintf("Secrets Manager reported <event> for <secret> at <time>: RotationFailed when the rotation did not complete, RotationAbandoned when a new version was put while one was under way. Secrets Manager console (%s/secretsmanager/home?region=%s) › the secret › Rotation shows its state and lets you rotate it again; a rotation that succeeds redeploys the services, which then read the current password.", console, a.Region),
+		})
+}
+
+// recoveries tells when an alarm on a lasting condition is OK again after ALARM: the monitoring's
+// own and the deployment alarms (5xx rate, unhealthy targets, latency, all conditions).
+func (w *watcher) recoveries() error {
+	arns := append(pulumi.StringArray{}, w.args.DeploymentAlarms...)
+	for _, arn := range w.recoverable {
+		arns = append(arns, arn)
+	}
+	pattern := arns.ToStringArrayOutput().ApplyT(AlarmRecoveredPattern).(pulumi.StringOutput)
+	return w.notify("alarm-recovered", "An alarm of the stack on a lasting condition is OK again", pattern,
+		map[string]string{"alarm": "$.detail.alarmName", "reason": "$.detail.state.reason"},
+		alertMessage{Title: "OK again: <alarm>", Description: "The alarm left ALARM: <reason>"})
 }
 
 // runFailed notifies when a run of the state machine does not succeed.
@@ -359,12 +470,47 @@ func (w *watcher) runFailed(suffix, description string, machine pulumi.StringOut
 	a := w.args
 	return w.notify(suffix, description, machine.ApplyT(func(arn string) string { return RunFailedPattern([]string{arn}) }).(pulumi.StringOutput),
 		map[string]string{"machine": "$.detail.stateMachineArn", "status": "$.detail.status", "execution": "$.detail.executionArn"},
-		fmt.Sprintf("[%s] %s: run <execution> of <machine> ended <status>. Step Functions console (%s/states/home?region=%s) > State machines > the machine > the run: its events show the task's exit code and stopped reason, or the error that stopped it.",
-			w.stack, description, ConsoleURL(a.Partition, a.Region), a.Region))
+		alertMessage{
+			Title: description,
+			Description: fmt.Sprintf("Run <execution> of <machine> ended <status>. Step Functions console (%s/states/home?region=%s) › State machines › the machine › the run: its events show the task's exit code and stopped reason, or the error that stopped it.",
+				ConsoleURL(a.Partition, a.Region), a.Region),
+		})
 }
 
-// notify creates a rule and one target per destination, each turning the event into one sentence.
-func (w *watcher) notify(suffix, description string, pattern pulumi.StringInput, paths map[string]string, template string) error {
+// alertMessage is what a rule tells: a title and a description, whose <name>s are the input paths.
+type alertMessage struct{ Title, Description string }
+
+// chatbotNotification is an AWS Chatbot (Amazon Q Developer in chat applications) custom
+// notification: "custom notifications must use the following event format", version "1.0" and
+// source "custom" required ("Custom notifications using Amazon Q Developer in chat applications").
+// A Chatbot topic under alerts.topicArn shows it and forwards nothing else; e-mail shows the same
+// JSON object, title first. A template that is a JSON string would reach e-mail inside its quotes
+// (hashicorp/terraform-provider-aws#43253).
+type chatbotNotification struct {
+	Content struct {
+		Title       string `json:"title"`
+		Description string `json:"description"`
+		TextType    string `json:"textType"`
+	} `json:"content"`
+	Source  string `json:"source"`
+	Version string `json:"version"`
+}
+
+// inputTemplate is the message as EventBridge's input template, the stack first in its title.
+func (w *watcher) inputTemplate(m alertMessage) (string, error) {
+	n := chatbotNotification{Source: "custom", Version: "1.0"}
+	n.Content.Title = fmt.Sprintf("[%s] %s", w.stack, m.Title)
+	n.Content.Description = m.Description
+	n.Content.TextType = "client-markdown"
+	return literalJSON(n)
+}
+
+// notify creates a rule and one target per destination, each turning the event into a message.
+func (w *watcher) notify(suffix, description string, pattern pulumi.StringInput, paths map[string]string, message alertMessage) error {
+	template, err := w.inputTemplate(message)
+	if err != nil {
+		return fmt.Errorf("rule %s: template: %w", suffix, err)
+	}
 	rule, err := cloudwatch.NewEventRule(w.ctx, w.name+"-"+suffix, &cloudwatch.EventRuleArgs{
 		Description:  pulumi.String(fmt.Sprintf("[%s] %s", w.stack, description)),
 		EventPattern: pattern,
@@ -372,7 +518,6 @@ func (w *watcher) notify(suffix, description string, pattern pulumi.StringInput,
 	if err != nil {
 		return fmt.Errorf("rule %s: %w", suffix, err)
 	}
-	quoted, _ := json.Marshal(template)
 	for i, dest := range w.args.Destinations {
 		if _, err := cloudwatch.NewEventTarget(w.ctx, fmt.Sprintf("%s-%s-%d", w.name, suffix, i), &cloudwatch.EventTargetArgs{
 			Rule: rule.Name,
@@ -381,7 +526,7 @@ func (w *watcher) notify(suffix, description string, pattern pulumi.StringInput,
 			Arn:      dest,
 			InputTransformer: &cloudwatch.EventTargetInputTransformerArgs{
 				InputPaths:    pulumi.ToStringMap(paths),
-				InputTemplate: pulumi.String(string(quoted)),
+				InputTemplate: pulumi.String(template),
 			},
 		}, w.parent); err != nil {
 			return fmt.Errorf("rule %s: target %d: %w", suffix, i, err)

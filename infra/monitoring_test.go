@@ -63,6 +63,10 @@ func valueMatches(filters []any, got any) bool {
 	for _, f := range filters {
 		switch f := f.(type) {
 		case map[string]any:
+			// The key is present (matches checked it), so "exists": true holds.
+			if e, ok := f["exists"].(bool); ok && e {
+				return true
+			}
 			if p, ok := f["prefix"].(string); ok {
 				if s, ok := got.(string); ok && strings.HasPrefix(s, p) {
 					return true
@@ -128,11 +132,15 @@ func TestEventPatternsMatchWhatNeedsAPerson(t *testing.T) {
 			"detail": map[string]any{"status": status, "stateMachineArn": machine, "executionArn": machine + ":run-1"}})
 		return string(b)
 	}
+	// As "Tutorial: Log DB instance state changes using Amazon EventBridge" (RDS User Guide) shows
+	// the event: the instance's ARN in resources and in detail.SourceArn.
 	rds := func(id string, categories ...string) string {
-		b, _ := json.Marshal(map[string]any{"source": "aws.rds", "detail-type": "RDS DB Instance Event",
-			"detail": map[string]any{"EventCategories": categories, "SourceType": "DB_INSTANCE", "SourceIdentifier": id, "EventID": "RDS-EVENT-0049", "Message": "Multi-AZ instance failover completed"}})
+		arn := infra.DatabaseInstanceArn("aws", "us-east-1", "123456789012", id)
+		b, _ := json.Marshal(map[string]any{"source": "aws.rds", "detail-type": "RDS DB Instance Event", "resources": []string{arn},
+			"detail": map[string]any{"EventCategories": categories, "SourceType": "DB_INSTANCE", "SourceArn": arn, "SourceIdentifier": id, "EventID": "RDS-EVENT-0049", "Message": "Multi-AZ instance failover completed"}})
 		return string(b)
 	}
+	dbArn := infra.DatabaseInstanceArn("aws", "us-east-1", "123456789012", "db-1a2b")
 	job := "arn:aws:states:us-east-1:123456789012:stateMachine:jobs-nightly-cleanup"
 	for _, tc := range []struct {
 		name, pattern, event string
@@ -157,16 +165,24 @@ func TestEventPatternsMatchWhatNeedsAPerson(t *testing.T) {
 		{"another service's task", infra.UnexpectedStopPattern(eventCluster, []string{"api-3f2a"}),
 			taskEvent("service:other", "STOPPED", "EssentialContainerExited", "Essential container in task exited", 1), false},
 
-		{"job exited 1", infra.JobTaskFailedPattern(eventCluster, []string{"ecs-api-prod-job-nightly-cleanup"}),
+		{"job exited 1", infra.JobTaskExitedPattern(eventCluster, []string{"ecs-api-prod-job-nightly-cleanup"}),
 			taskEvent("family:ecs-api-prod-job-nightly-cleanup", "STOPPED", "EssentialContainerExited", "Essential container in task exited", 1), true},
-		{"job timed out (124)", infra.JobTaskFailedPattern(eventCluster, []string{"ecs-api-prod-job-nightly-cleanup"}),
+		{"job timed out (124)", infra.JobTaskExitedPattern(eventCluster, []string{"ecs-api-prod-job-nightly-cleanup"}),
 			taskEvent("family:ecs-api-prod-job-nightly-cleanup", "STOPPED", "EssentialContainerExited", "Essential container in task exited", 124), true},
-		{"job never started", infra.JobTaskFailedPattern(eventCluster, []string{"ecs-api-prod-job-nightly-cleanup"}),
+		{"job stopped by its run's timeout (143)", infra.JobTaskExitedPattern(eventCluster, []string{"ecs-api-prod-job-nightly-cleanup"}),
+			taskEvent("family:ecs-api-prod-job-nightly-cleanup", "STOPPED", "UserInitiated", "Task stopped by Step Functions", 143), true},
+		{"job never started: not an exit", infra.JobTaskExitedPattern(eventCluster, []string{"ecs-api-prod-job-nightly-cleanup"}),
+			taskEvent("family:ecs-api-prod-job-nightly-cleanup", "STOPPED", "TaskFailedToStart", "ResourceInitializationError: unable to pull secrets", 1), false},
+		{"job never started", infra.JobTaskNotStartedPattern(eventCluster, []string{"ecs-api-prod-job-nightly-cleanup"}),
 			taskEvent("family:ecs-api-prod-job-nightly-cleanup", "STOPPED", "TaskFailedToStart", "ResourceInitializationError: unable to pull secrets", nil), true},
-		{"job succeeded", infra.JobTaskFailedPattern(eventCluster, []string{"ecs-api-prod-job-nightly-cleanup"}),
+		{"job exited 1: it started", infra.JobTaskNotStartedPattern(eventCluster, []string{"ecs-api-prod-job-nightly-cleanup"}),
+			taskEvent("family:ecs-api-prod-job-nightly-cleanup", "STOPPED", "EssentialContainerExited", "Essential container in task exited", 1), false},
+		{"job succeeded", infra.JobTaskExitedPattern(eventCluster, []string{"ecs-api-prod-job-nightly-cleanup"}),
 			taskEvent("family:ecs-api-prod-job-nightly-cleanup", "STOPPED", "EssentialContainerExited", "Essential container in task exited", 0), false},
-		{"another family", infra.JobTaskFailedPattern(eventCluster, []string{"ecs-api-prod-job-nightly-cleanup"}),
+		{"another family", infra.JobTaskExitedPattern(eventCluster, []string{"ecs-api-prod-job-nightly-cleanup"}),
 			taskEvent("family:ecs-api-dev-job-nightly-cleanup", "STOPPED", "EssentialContainerExited", "Essential container in task exited", 1), false},
+		{"another family never started", infra.JobTaskNotStartedPattern(eventCluster, []string{"ecs-api-prod-job-nightly-cleanup"}),
+			taskEvent("family:ecs-api-dev-job-nightly-cleanup", "STOPPED", "TaskFailedToStart", "CannotPullContainerError", nil), false},
 
 		{"run failed", infra.RunFailedPattern([]string{job}), sfn("FAILED", job), true},
 		{"run timed out", infra.RunFailedPattern([]string{job}), sfn("TIMED_OUT", job), true},
@@ -175,11 +191,13 @@ func TestEventPatternsMatchWhatNeedsAPerson(t *testing.T) {
 		{"run started", infra.RunFailedPattern([]string{job}), sfn("RUNNING", job), false},
 		{"another machine", infra.RunFailedPattern([]string{job}), sfn("FAILED", job+"-x"), false},
 
-		{"database failover", infra.DatabaseEventPattern("db-1a2b"), rds("db-1a2b", "failover"), true},
-		{"database storage", infra.DatabaseEventPattern("db-1a2b"), rds("db-1a2b", "low storage"), true},
-		{"database maintenance", infra.DatabaseEventPattern("db-1a2b"), rds("db-1a2b", "maintenance", "notification"), true},
-		{"database backup", infra.DatabaseEventPattern("db-1a2b"), rds("db-1a2b", "backup"), false},
-		{"another database", infra.DatabaseEventPattern("db-1a2b"), rds("db-9z8y", "failover"), false},
+		{"database failover", infra.DatabaseEventPattern(dbArn), rds("db-1a2b", "failover"), true},
+		{"database storage", infra.DatabaseEventPattern(dbArn), rds("db-1a2b", "low storage"), true},
+		{"database maintenance", infra.DatabaseEventPattern(dbArn), rds("db-1a2b", "maintenance", "notification"), true},
+		{"database backup", infra.DatabaseEventPattern(dbArn), rds("db-1a2b", "backup"), false},
+		{"another database", infra.DatabaseEventPattern(dbArn), rds("db-9z8y", "failover"), false},
+		// A database whose name starts like this one's: an ARN is matched whole.
+		{"a database named alike", infra.DatabaseEventPattern(dbArn), rds("db-1a2b-old", "failover"), false},
 	} {
 		if got := matches(decode(t, tc.pattern), decode(t, tc.event)); got != tc.want {
 			t.Errorf("%s: matched %v, want %v\npattern %s\nevent   %s", tc.name, got, tc.want, tc.pattern, tc.event)
@@ -198,12 +216,18 @@ func TestEventPatternFields(t *testing.T) {
 			`{"detail":{"eventName":["SERVICE_DEPLOYMENT_FAILED"]},"detail-type":["ECS Deployment State Change"],"resources":["` + eventService + `"],"source":["aws.ecs"]}`},
 		{infra.UnexpectedStopPattern(eventCluster, []string{"api"}),
 			`{"detail":{"$or":[{"stopCode":["EssentialContainerExited","TaskFailedToStart"]},{"stoppedReason":[{"prefix":"Task failed ELB health checks"},{"prefix":"Task failed container health checks"}]}],"clusterArn":["` + eventCluster + `"],"group":["service:api"],"lastStatus":["STOPPED"]},"detail-type":["ECS Task State Change"],"source":["aws.ecs"]}`},
-		{infra.JobTaskFailedPattern(eventCluster, []string{"fam"}),
-			`{"detail":{"$or":[{"containers":{"exitCode":[{"anything-but":0}]}},{"stopCode":["TaskFailedToStart"]}],"clusterArn":["` + eventCluster + `"],"group":["family:fam"],"lastStatus":["STOPPED"]},"detail-type":["ECS Task State Change"],"source":["aws.ecs"]}`},
+		{infra.JobTaskExitedPattern(eventCluster, []string{"fam"}),
+			`{"detail":{"clusterArn":["` + eventCluster + `"],"containers":{"exitCode":[{"anything-but":0}]},"group":["family:fam"],"lastStatus":["STOPPED"],"stopCode":[{"anything-but":"TaskFailedToStart"}]},"detail-type":["ECS Task State Change"],"source":["aws.ecs"]}`},
+		{infra.JobTaskNotStartedPattern(eventCluster, []string{"fam"}),
+			`{"detail":{"clusterArn":["` + eventCluster + `"],"group":["family:fam"],"lastStatus":["STOPPED"],"stopCode":["TaskFailedToStart"]},"detail-type":["ECS Task State Change"],"source":["aws.ecs"]}`},
 		{infra.RunFailedPattern([]string{"b", "a"}),
 			`{"detail":{"stateMachineArn":["a","b"],"status":["FAILED","TIMED_OUT","ABORTED"]},"detail-type":["Step Functions Execution Status Change"],"source":["aws.states"]}`},
-		{infra.DatabaseEventPattern("db"),
-			`{"detail":{"EventCategories":["availability","failover","failure","low storage","maintenance"],"SourceIdentifier":["db"]},"detail-type":["RDS DB Instance Event"],"source":["aws.rds"]}`},
+		{infra.DatabaseEventPattern("arn:aws:rds:us-east-1:123456789012:db:db"),
+			`{"detail":{"EventCategories":["availability","failover","failure","low storage","maintenance"]},"detail-type":["RDS DB Instance Event"],"resources":["arn:aws:rds:us-east-1:123456789012:db:db"],"source":["aws.rds"]}`},
+		{infra.RotationFailurePattern("arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1-AbCdEf"),
+			`{"detail":{"additionalEventData":{"SecretId":["arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1-AbCdEf"]},"eventName":["RotationFailed","RotationAbandoned"],"eventSource":["secretsmanager.amazonaws.com"]},"detail-type":["AWS Service Event via CloudTrail","AWS API Call via CloudTrail"],"source":["aws.secretsmanager"]}`},
+		{infra.AlarmRecoveredPattern([]string{"arn:aws:cloudwatch:us-east-1:123456789012:alarm:p/s/b", "arn:aws:cloudwatch:us-east-1:123456789012:alarm:p/s/a"}),
+			`{"detail":{"previousState":{"value":["ALARM"]},"state":{"value":["OK"]}},"detail-type":["CloudWatch Alarm State Change"],"resources":["arn:aws:cloudwatch:us-east-1:123456789012:alarm:p/s/a","arn:aws:cloudwatch:us-east-1:123456789012:alarm:p/s/b"],"source":["aws.cloudwatch"]}`},
 	} {
 		if tc.pattern != tc.want {
 			t.Errorf("pattern\n%s\nwant\n%s", tc.pattern, tc.want)
@@ -296,5 +320,104 @@ func TestDashboardURLPerPartition(t *testing.T) {
 		if got := infra.DashboardURL(tc.partition, tc.region, "d"); got != tc.want {
 			t.Errorf("%s: %s, want %s", tc.partition, got, tc.want)
 		}
+	}
+}
+
+// TestRotationFailuresOfTheSecretMatch (review B6): Secrets Manager logs "RotationFailed event -
+// Secret rotation failed" and "RotationAbandoned event" as CloudTrail service events with the
+// secret in additionalEventData.SecretId ("Logging AWS Secrets Manager events with AWS
+// CloudTrail"); the pattern matches those of the database's secret, in the shape of the rotation's
+// own RotationSucceeded rule, and nothing else.
+func TestRotationFailuresOfTheSecretMatch(t *testing.T) {
+	const secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1a2b-AbCdEf"
+	event := func(name, secretID string) string {
+		b, _ := json.Marshal(map[string]any{"source": "aws.secretsmanager", "detail-type": "AWS Service Event via CloudTrail",
+			"detail": map[string]any{"eventSource": "secretsmanager.amazonaws.com", "eventName": name, "eventType": "AwsServiceEvent",
+				"additionalEventData": map[string]any{"SecretId": secretID}}})
+		return string(b)
+	}
+	for _, tc := range []struct {
+		name, event string
+		want        bool
+	}{
+		{"rotation failed", event("RotationFailed", secret), true},
+		{"rotation abandoned", event("RotationAbandoned", secret), true},
+		{"rotation succeeded", event("RotationSucceeded", secret), false},
+		{"rotation started", event("RotationStarted", secret), false},
+		{"another secret failed", event("RotationFailed", secret+"x"), false},
+	} {
+		if got := matches(decode(t, infra.RotationFailurePattern(secret)), decode(t, tc.event)); got != tc.want {
+			t.Errorf("%s: matched %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestRecoveryIsToldOnlyAfterAnAlarm (review B8): an alarm is created in INSUFFICIENT_DATA
+// ("When this operation creates an alarm, the alarm state is immediately set to INSUFFICIENT_DATA",
+// PutMetricAlarm) and OK actions run "when this alarm transitions to the OK state from any other
+// state"; the recovery rule matches ALARM to OK only, of the alarms it names ("Alarm events and
+// EventBridge", CloudWatch User Guide, for the event's shape).
+func TestRecoveryIsToldOnlyAfterAnAlarm(t *testing.T) {
+	const arn = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:"
+	pattern := decode(t, infra.AlarmRecoveredPattern([]string{arn + "ecs-api/prod/monitoring-db-cpu"}))
+	event := func(name, from, to string) map[string]any {
+		b, _ := json.Marshal(map[string]any{"source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change",
+			"resources": []string{arn + name},
+			"detail": map[string]any{"alarmName": name, "state": map[string]any{"value": to, "reason": "Threshold Crossed"},
+				"previousState": map[string]any{"value": from}}})
+		return decode(t, string(b))
+	}
+	for _, tc := range []struct {
+		name     string
+		event    map[string]any
+		want     bool
+		whatIsIt string
+	}{
+		{"recovered", event("ecs-api/prod/monitoring-db-cpu", "ALARM", "OK"), true, "a real recovery"},
+		{"created", event("ecs-api/prod/monitoring-db-cpu", "INSUFFICIENT_DATA", "OK"), false, "the alarm's creation"},
+		{"fired", event("ecs-api/prod/monitoring-db-cpu", "OK", "ALARM"), false, "the alarm firing (its action tells)"},
+		{"another alarm", event("ecs-api/prod-eu/monitoring-db-cpu", "ALARM", "OK"), false, "another stack's alarm"},
+	} {
+		if got := matches(pattern, tc.event); got != tc.want {
+			t.Errorf("%s (%s): matched %v, want %v", tc.name, tc.whatIsIt, got, tc.want)
+		}
+	}
+}
+
+// TestCacheFilterLetsThroughFailoversReplacementsAndFailures (review B5): ElastiCache's SNS
+// messages are JSON objects keyed by the event name, and its list of events includes
+// "ElastiCache:SnapshotComplete - A cache snapshot has completed successfully" ("Event
+// Notifications and Amazon SNS", ElastiCache User Guide), sent for every daily backup. The
+// subscription filter (applied to the message body) passes only the events that need a person.
+func TestCacheFilterLetsThroughFailoversReplacementsAndFailures(t *testing.T) {
+	policy := infra.CacheEventsFilterPolicy()
+	parsed := decode(t, policy)
+	// "A filter policy can have a maximum of five keys" and a total combination of values of at
+	// most 150 ("Filter policy constraints in Amazon SNS"): one "$or" with one value per event.
+	if len(parsed) > 5 || len(infra.CacheAlertEvents) > 150 {
+		t.Errorf("filter policy of %d keys and %d values: %s", len(parsed), len(infra.CacheAlertEvents), policy)
+	}
+	for _, tc := range []struct {
+		event string
+		want  bool
+	}{
+		{"ElastiCache:FailoverComplete", true},
+		{"ElastiCache:CacheNodeReplaceStarted", true},
+		{"ElastiCache:CacheNodeReplaceComplete", true},
+		{"ElastiCache:NodeReplacementScheduled", true},
+		{"ElastiCache:SnapshotFailed", true},
+		{"ElastiCache:ReplicationGroupScalingFailed", true},
+		{"ElastiCache:SnapshotComplete", false},
+		{"ElastiCache:CacheClusterParametersChanged", false},
+		{"ElastiCache:ServiceUpdateAvailableForNode", false},
+		{"ElastiCache:CertificateRenewalComplete", false},
+	} {
+		body := decode(t, `{"`+tc.event+`":"ecs-api-prod-cache-002"}`)
+		if got := matches(parsed, body); got != tc.want {
+			t.Errorf("%s: passes %v, want %v (policy %s)", tc.event, got, tc.want, policy)
+		}
+	}
+	if strings.Contains(policy, `\u00`) {
+		t.Errorf("filter policy is escaped: %s", policy)
 	}
 }

@@ -3,10 +3,11 @@ package infra
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/scheduler"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sfn"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -17,11 +18,20 @@ import (
 // Functions state machine that forces a new deployment of each service (ECS UpdateService through
 // the AWS SDK integration, no Lambda to maintain); the new tasks read the new password, and the
 // usual rollout replaces the old ones.
+//
+// No AWS page says RDS-managed rotation emits RotationSucceeded, and EventBridge delivers AWS service
+// events on a best-effort basis, so the event alone bounds nothing. A schedule also starts a
+// reconcile every ReconcileMinutes, which redeploys exactly the services whose current deployment is
+// older than the secret's last change (see ReconcileDefinition): whether or not the event fires, a
+// task holds a rotated password for at most the rotation, one schedule period and one rollout.
 type RedeployOnRotation struct {
 	pulumi.ResourceState
 
 	StateMachineArn pulumi.StringOutput `pulumi:"stateMachineArn"`
 	RuleName        pulumi.StringOutput `pulumi:"ruleName"`
+	// ReconcileStateMachineArn is the periodic reconcile's; a failed run means the stack could not
+	// tell whether the tasks hold the current password.
+	ReconcileStateMachineArn pulumi.StringOutput `pulumi:"reconcileStateMachineArn"`
 }
 
 // RedeployOnRotationArgs: the secret from the database, the cluster and services that read it.
@@ -51,7 +61,8 @@ func RotationEventPattern(secretArn string) string {
 	return string(b)
 }
 
-// NewRedeployOnRotation creates the state machine, its role, the rule and the rule's role.
+// NewRedeployOnRotation creates the state machine, its role, the rule and the rule's role, and the
+// reconcile: its state machine and role, and the schedule and its role.
 func NewRedeployOnRotation(ctx *pulumi.Context, name string, args *RedeployOnRotationArgs, opts ...pulumi.ResourceOption) (*RedeployOnRotation, error) {
 	if args == nil || len(args.ServiceNames) == 0 {
 		return nil, fmt.Errorf("redeploy on rotation %s: at least one service is required", name)
@@ -126,12 +137,89 @@ func NewRedeployOnRotation(ctx *pulumi.Context, name string, args *RedeployOnRot
 		return nil, fmt.Errorf("redeploy on rotation %s: target: %w", name, err)
 	}
 
+	reconcile, err := newReconcile(ctx, name, args, target, parent)
+	if err != nil {
+		return nil, fmt.Errorf("redeploy on rotation %s: %w", name, err)
+	}
+
 	r.StateMachineArn = machine.Arn
 	r.RuleName = rule.Name
+	r.ReconcileStateMachineArn = reconcile.Arn
 	return r, ctx.RegisterResourceOutputs(r, pulumi.Map{
-		"stateMachineArn": r.StateMachineArn,
-		"ruleName":        r.RuleName,
+		"stateMachineArn":          r.StateMachineArn,
+		"ruleName":                 r.RuleName,
+		"reconcileStateMachineArn": r.ReconcileStateMachineArn,
 	})
+}
+
+// newReconcile creates the reconcile's state machine (role, policy, logs) and the schedule that
+// starts it (role, policy).
+func newReconcile(ctx *pulumi.Context, name string, args *RedeployOnRotationArgs, target pulumi.ArrayOutput,
+	parent pulumi.ResourceOrInvokeOption) (*sfn.StateMachine, error) {
+	prefix := name + "-reconcile"
+	inputs := pulumi.All(args.SecretArn, target)
+	role, err := newServiceRole(ctx, prefix+"-sfn-role", stepFunctions,
+		pulumi.String("Step Functions: redeploy the services whose tasks started before the database secret last changed"), parent)
+	if err != nil {
+		return nil, fmt.Errorf("reconcile role: %w", err)
+	}
+	policy, err := iam.NewRolePolicy(ctx, prefix+"-sfn-policy", &iam.RolePolicyArgs{
+		Role: role.Name,
+		Policy: inputs.ApplyT(func(v []any) string {
+			t := v[1].([]any)
+			return reconcilePolicy(v[0].(string), t[0].(string), t[1].([]string))
+		}).(pulumi.StringOutput),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("reconcile policy: %w", err)
+	}
+	definition := inputs.ApplyT(func(v []any) (string, error) {
+		t := v[1].([]any)
+		return ReconcileDefinition(args.Partition, v[0].(string), t[0].(string), t[1].([]string))
+	}).(pulumi.StringOutput)
+	machine, err := newLoggedStateMachine(ctx, prefix, prefix+"-sfn-logs", taskFamily(ctx.Project(), ctx.Stack(), prefix),
+		args.LogRetentionDays, role, definition, parent, policy)
+	if err != nil {
+		return nil, fmt.Errorf("reconcile: %w", err)
+	}
+
+	schedulerRole, err := newServiceRole(ctx, prefix+"-scheduler-role", schedules, pulumi.String("EventBridge Scheduler: start the rotation reconcile"), parent)
+	if err != nil {
+		return nil, fmt.Errorf("reconcile scheduler role: %w", err)
+	}
+	schedulerPolicy, err := iam.NewRolePolicy(ctx, prefix+"-scheduler-policy", &iam.RolePolicyArgs{
+		Role: schedulerRole.Name,
+		Policy: machine.Arn.ApplyT(func(arn string) string {
+			return PolicyDocument{Statement: []PolicyStatement{{
+				Sid: "StartTheReconcile", Effect: "Allow", Action: []string{"states:StartExecution"}, Resource: []string{arn},
+			}}}.JSON()
+		}).(pulumi.StringOutput),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("reconcile scheduler policy: %w", err)
+	}
+	if _, err := scheduler.NewSchedule(ctx, prefix, &scheduler.ScheduleArgs{
+		Description:        pulumi.String(fmt.Sprintf("Every %d minutes, redeploys the services whose tasks may hold a rotated database password", ReconcileMinutes)),
+		ScheduleExpression: pulumi.String(fmt.Sprintf("rate(%d minutes)", ReconcileMinutes)),
+		FlexibleTimeWindow: &scheduler.ScheduleFlexibleTimeWindowArgs{Mode: pulumi.String("OFF")},
+		State:              pulumi.String("ENABLED"),
+		Target: &scheduler.ScheduleTargetArgs{
+			Arn:     machine.Arn,
+			RoleArn: schedulerRole.Arn,
+			Input:   pulumi.String("{}"),
+			// A start that cannot happen before the next one is due is dropped: the next run does
+			// the same work, and the run's own failures are its history's.
+			RetryPolicy: &scheduler.ScheduleTargetRetryPolicyArgs{
+				MaximumRetryAttempts:     pulumi.Int(reconcileStartRetries),
+				MaximumEventAgeInSeconds: pulumi.Int(ReconcileMinutes * 60),
+			},
+		},
+		// The first run may start right away: the scheduler's policy and the reconcile's (which the
+		// state machine waits for) must exist by then.
+	}, parent, pulumi.DependsOn([]pulumi.Resource{schedulerPolicy, policy})); err != nil {
+		return nil, fmt.Errorf("reconcile schedule: %w", err)
+	}
+	return machine, nil
 }
 
 // RedeployDefinition forces a new deployment of each service in turn, retrying throttling and
@@ -168,14 +256,193 @@ func RedeployDefinition(partition, clusterArn string, services []string) (string
 	return string(b), err
 }
 
+// The reconcile runs every ReconcileMinutes; a run has ReconcileTimeoutSeconds, less than the
+// period, so two runs never overlap.
+const (
+	ReconcileMinutes        = 15
+	ReconcileTimeoutSeconds = 600
+	reconcileStartRetries   = 3
+)
+
+// The reconcile's fixed states and its error. Each service has "Read <service>", "Check <service>",
+// "Compare <service> as timestamps", "Compare <service> as numbers" and "Redeploy <service>".
+const (
+	ReconcileReadSecretState    = "Read when the secret last changed"
+	ReconcileDoneState          = "Every service is current"
+	ReconcileUnreadableState    = "Dates unreadable"
+	ErrReconcileDatesUnreadable = "RotationReconcile.DatesUnreadable"
+)
+
+// reconcileTask is a Task state whose ResultPath is always written: "ResultPath": null keeps the
+// state's input and discards the result, which aslState's omitempty cannot say.
+type reconcileTask struct {
+	Type           string         `json:"Type"`
+	Comment        string         `json:"Comment,omitempty"`
+	Resource       string         `json:"Resource"`
+	Parameters     map[string]any `json:"Parameters"`
+	ResultSelector map[string]any `json:"ResultSelector,omitempty"`
+	ResultPath     *string        `json:"ResultPath"`
+	Retry          []aslRetrier   `json:"Retry"`
+	Next           string         `json:"Next"`
+}
+
+// reconcileChoice is a Choice state with the JSONPath Choice Rules the reconcile uses.
+type reconcileChoice struct {
+	Type    string           `json:"Type"`
+	Comment string           `json:"Comment,omitempty"`
+	Choices []map[string]any `json:"Choices"`
+	Default string           `json:"Default"`
+}
+
+// The paths the reconcile's Choice compares: when the secret last changed, and when the service's
+// PRIMARY deployment (the one ECS is rolling out or has finished) was created.
+const (
+	secretChangedPath  = "$.secret.LastChangedDate"
+	primaryCreatedPath = "$.service.PrimaryCreatedAt[0]"
+)
+
+// ReconcileDefinition redeploys exactly the services whose tasks may hold a password older than the
+// secret: it reads when the secret last changed (Secrets Manager DescribeSecret), then for each
+// service in turn when its PRIMARY deployment was created (ECS DescribeServices), and forces a new
+// deployment (ECS UpdateService) of a service whose deployment is older than the change.
+//
+// LastChangedDate, not LastRotatedDate: DescribeSecret documents LastRotatedDate as null when "the
+// secret isn't configured for rotation or rotation has been disabled", and says nothing of a new
+// value put without a rotation; LastChangedDate is "the last date and time that this secret was
+// modified in any way", which a rotation does when it adds the new version and when it makes that
+// version AWSCURRENT. A change that is not a new value (a new description) costs one needless
+// rollout, once.
+//
+// Every task of a deployment starts after the deployment is created, and "sensitive data is
+// injected into your container when the container is initially started" ("Pass Secrets Manager
+// secrets through Amazon ECS environment variables", ECS guide), so a deployment created after the
+// change runs only tasks that read the current password. Hence the run does nothing once a
+// deployment newer than the change is PRIMARY, whoever created it: its own UpdateService, the
+// event-driven redeploy, a rollback or a `pulumi up`. The event path and the reconcile therefore do
+// not fight: after either one's forced deployment, the service's PRIMARY deployment is newer than
+// the change and every later run skips it. Both redeploy a service only when they read it in the
+// same few seconds, before either has updated it; then ECS replaces the first new deployment with
+// the second, one extra rollout, after which both stop.
+//
+// AWS does not document the form the SDK integration gives Timestamp members: RFC 3339 strings
+// with Z, as others saw from it (functionless#489), which TimestampLessThanPath compares, or epoch
+// seconds, as ECS and Secrets Manager send them on the wire (boto3#2845), which NumericLessThanPath
+// compares. The Choices take either, when both dates have it, and fail the run as
+// ErrReconcileDatesUnreadable on anything else: a silent "nothing to do" would leave the bound
+// unenforced without anyone knowing.
+func ReconcileDefinition(partition, secretArn, clusterArn string, services []string) (string, error) {
+	if len(services) == 0 {
+		return "", fmt.Errorf("reconcile: no service")
+	}
+	retry := []aslRetrier{{ErrorEquals: []string{"States.ALL"}, IntervalSeconds: 5, MaxAttempts: 3, BackoffRate: 2}}
+	sdk := func(action string) string { return fmt.Sprintf("arn:%s:states:::aws-sdk:%s", partition, action) }
+	path := func(p string) *string { return &p }
+	read := func(svc string) string { return "Read " + svc }
+
+	states := map[string]any{
+		ReconcileReadSecretState: reconcileTask{
+			Type:           "Task",
+			Resource:       sdk("secretsmanager:describeSecret"),
+			Parameters:     map[string]any{"SecretId": secretArn},
+			ResultSelector: map[string]any{"LastChangedDate.$": "$.LastChangedDate"},
+			ResultPath:     path("$.secret"),
+			Retry:          retry,
+			Next:           read(services[0]),
+		},
+		ReconcileDoneState: aslState{Type: "Succeed"},
+		ReconcileUnreadableState: aslState{
+			Type:  "Fail",
+			Error: ErrReconcileDatesUnreadable,
+			Cause: "The secret's LastChangedDate or a service's PRIMARY deployment CreatedAt is missing, or they are not two timestamps or two numbers",
+		},
+	}
+	for i, svc := range services {
+		next := ReconcileDoneState
+		if i+1 < len(services) {
+			next = read(services[i+1])
+		}
+		check, redeploy := "Check "+svc, "Redeploy "+svc
+		asTimestamps, asNumbers := "Compare "+svc+" as timestamps", "Compare "+svc+" as numbers"
+		states[read(svc)] = reconcileTask{
+			Type:       "Task",
+			Resource:   sdk("ecs:describeServices"),
+			Parameters: map[string]any{"Cluster": clusterArn, "Services": []string{svc}},
+			// Only the PRIMARY deployment's creation: a service's description carries up to 100
+			// events, which need not travel through the run.
+			ResultSelector: map[string]any{"PrimaryCreatedAt.$": "$.Services[0].Deployments[?(@.Status == 'PRIMARY')].CreatedAt"},
+			ResultPath:     path("$.service"),
+			Retry:          retry,
+			Next:           check,
+		}
+		// Each comparison sees only two dates of its own type: how a comparison treats a value of
+		// another type is left to the type tests before it.
+		states[check] = reconcileChoice{
+			Type:    "Choice",
+			Comment: "Compare the dates in the form both have",
+			Choices: []map[string]any{
+				{"Variable": primaryCreatedPath, "IsPresent": false, "Next": ReconcileUnreadableState},
+				{"And": bothAre("IsTimestamp"), "Next": asTimestamps},
+				{"And": bothAre("IsNumeric"), "Next": asNumbers},
+			},
+			Default: ReconcileUnreadableState,
+		}
+		states[asTimestamps] = reconcileChoice{
+			Type:    "Choice",
+			Comment: "Redeploy when the PRIMARY deployment was created before the secret last changed",
+			Choices: []map[string]any{{"Variable": primaryCreatedPath, "TimestampLessThanPath": secretChangedPath, "Next": redeploy}},
+			Default: next,
+		}
+		states[asNumbers] = reconcileChoice{
+			Type:    "Choice",
+			Comment: "Redeploy when the PRIMARY deployment was created before the secret last changed",
+			Choices: []map[string]any{{"Variable": primaryCreatedPath, "NumericLessThanPath": secretChangedPath, "Next": redeploy}},
+			Default: next,
+		}
+		states[redeploy] = reconcileTask{
+			Type:       "Task",
+			Comment:    "New tasks read the current secret; the rollout replaces the old ones",
+			Resource:   sdk("ecs:updateService"),
+			Parameters: map[string]any{"Cluster": clusterArn, "Service": svc, "ForceNewDeployment": true},
+			// The next Check still needs $.secret.
+			ResultPath: nil,
+			Retry:      retry,
+			Next:       next,
+		}
+	}
+	b, err := json.Marshal(map[string]any{
+		"Comment":        "Redeploy the services whose deployment is older than the secret's last change",
+		"StartAt":        ReconcileReadSecretState,
+		"TimeoutSeconds": ReconcileTimeoutSeconds,
+		"States":         states,
+	})
+	return string(b), err
+}
+
+// bothAre are the Choice Rules that the secret's change and the deployment's creation both pass a
+// type test (IsTimestamp, IsNumeric).
+func bothAre(test string) []map[string]any {
+	return []map[string]any{
+		{"Variable": secretChangedPath, test: true},
+		{"Variable": primaryCreatedPath, test: true},
+	}
+}
+
 // redeployPolicy lets the state machine update exactly these services and nothing else.
 func redeployPolicy(clusterArn string, services []string) string {
-	prefix := strings.Replace(clusterArn, ":cluster/", ":service/", 1)
-	var arns []string
-	for _, s := range services {
-		arns = append(arns, prefix+"/"+s)
-	}
 	return PolicyDocument{Statement: []PolicyStatement{{
-		Sid: "RedeployTheReaders", Effect: "Allow", Action: []string{"ecs:UpdateService"}, Resource: arns,
+		Sid: "RedeployTheReaders", Effect: "Allow", Action: []string{"ecs:UpdateService"}, Resource: serviceArns(clusterArn, services),
 	}}}.JSON()
+}
+
+// reconcilePolicy lets the reconcile read when the secret last changed, read these services'
+// deployments and redeploy these services, and nothing else. DescribeServices and UpdateService
+// both take the service resource ("Actions, resources, and condition keys for Amazon Elastic
+// Container Service", Service Authorization Reference), DescribeSecret the secret.
+func reconcilePolicy(secretArn, clusterArn string, services []string) string {
+	arns := serviceArns(clusterArn, services)
+	return PolicyDocument{Statement: []PolicyStatement{
+		{Sid: "ReadWhenTheSecretChanged", Effect: "Allow", Action: []string{"secretsmanager:DescribeSecret"}, Resource: []string{secretArn}},
+		{Sid: "ReadTheReadersDeployments", Effect: "Allow", Action: []string{"ecs:DescribeServices"}, Resource: arns},
+		{Sid: "RedeployTheStaleReaders", Effect: "Allow", Action: []string{"ecs:UpdateService"}, Resource: arns},
+	}}.JSON()
 }

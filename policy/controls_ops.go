@@ -46,7 +46,7 @@ func admits(sts []statement, service string, actions ...string) bool {
 var operationsControls = []Control{
 	{
 		ID: "CloudWatch.15", Title: "CloudWatch alarms have an action for the ALARM state", Severity: High, ProductionOnly: true,
-		Satisfied: "alerts.enabled: every alarm notifies the alert topic on ALARM and on OK",
+		Satisfied: "alerts.enabled: every alarm notifies the alert topic on ALARM (recoveries through an EventBridge rule)",
 		Check: func(s *Stack, report Reporter) {
 			for _, a := range s.OfType(typeMetricAlarm) {
 				if a.Len("alarmActions") == 0 || (a.Has("actionsEnabled") && !a.Bool("actionsEnabled")) {
