@@ -13,7 +13,8 @@ type RepositoryConfig struct {
 	Enabled bool `json:"enabled"`
 	// Name defaults to the project's name.
 	Name string `json:"name"`
-	// KeepImages is how many tagged images the lifecycle policy keeps, newest first.
+	// KeepImages is how many tagged images the lifecycle policy keeps, newest pushed first, the
+	// verified and running ones included in the count (they are kept whatever it says).
 	KeepImages int `json:"keepImages"`
 	// KeepDeployed is how many images tagged deployed-* (by the deploy workflow, once a stack
 	// verified them) are kept whatever KeepImages says, newest pushed first: rollback candidates.

@@ -98,7 +98,11 @@ type lifecycleRule struct {
 }
 
 // LifecyclePolicy keeps, in this order: every image a stack runs now, the newest KeepDeployed
-// images a stack verified, the newest KeepImages other tagged images. ECR ranks images by push time
+// images a stack verified, and the newest KeepImages tagged images of any kind: the images the first
+// two rules select count toward that last number ("Rules can never mark images that are marked by
+// higher priority rules, but can still identify them as if they haven't been expired"), though it
+// never expires them; so an image no stack verified is kept until KeepImages newer images were
+// pushed. ECR ranks images by push time
 // only (a tag added later does not make an image younger), so protection by count alone could
 // expire an old image a stack rolled back to; the running-<stack>-* record, which `release mark`
 // moves to the image a stack runs, is what keeps that one. An image a rule's tags select cannot be
@@ -118,7 +122,7 @@ func LifecyclePolicy(cfg config.RepositoryConfig) (string, error) {
 	b, err := json.Marshal(map[string]any{"rules": []lifecycleRule{
 		rule(1, fmt.Sprintf("Keep every image a stack runs now (tagged %s by the deploy workflow)", config.RunningTagPattern), config.RunningTagPattern, KeepRunning),
 		rule(2, fmt.Sprintf("Keep the last %d pushed images a stack verified (tagged %s by the deploy workflow)", cfg.KeepDeployed, config.DeployedTagPattern), config.DeployedTagPattern, cfg.KeepDeployed),
-		rule(3, fmt.Sprintf("Keep the last %d other tagged images", cfg.KeepImages), "*", cfg.KeepImages),
+		rule(3, fmt.Sprintf("Keep the last %d pushed tagged images (the images above count, and stay)", cfg.KeepImages), "*", cfg.KeepImages),
 	}})
 	if err != nil {
 		return "", fmt.Errorf("lifecycle policy: %w", err)

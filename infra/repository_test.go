@@ -221,3 +221,31 @@ func TestRepositoryPolicyLetsExactlyTheCIRolesPush(t *testing.T) {
 		t.Errorf("push principals %v, want %v", principals, roles)
 	}
 }
+
+// TestLifecycleKeepsAnUnverifiedImageUntilKeepImagesNewerPushes (review D4): the last rule counts
+// every tagged image, those the first two rules keep included ("Rules can never mark images that are
+// marked by higher priority rules, but can still identify them as if they haven't been expired",
+// ECR's lifecycle evaluation rules), so an image no stack verified yet (a release pull request's)
+// survives exactly keepImages-1 newer pushes of any kind, as README says.
+func TestLifecycleKeepsAnUnverifiedImageUntilKeepImagesNewerPushes(t *testing.T) {
+	m := buildRepository(t, `{"enabled":true,"keepImages":5,"keepDeployed":100}`)
+	policy := one(t, m, "aws:ecr/lifecyclePolicy:LifecyclePolicy").Str("policy")
+	at := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	for newer, kept := range map[int]bool{4: true, 5: false} {
+		images := []ecrImage{{pushed: 0, tags: []string{"2.0.0-rc1"}}}
+		for i := 1; i <= newer; i++ {
+			images = append(images, ecrImage{pushed: i, tags: []string{fmt.Sprintf("1.%d.0", i), config.DeployedRecord.Tag("dev", at.Add(time.Duration(i)*time.Hour))}})
+		}
+		left := expireByLifecycle(t, policy, images)
+		if got := slices.ContainsFunc(left, func(img ecrImage) bool { return img.tags[0] == "2.0.0-rc1" }); got != kept || len(left) != newer+btoi(kept) {
+			t.Errorf("with %d newer verified images the unverified one is kept: %v (want %v); %d images left", newer, got, kept, len(left))
+		}
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,6 +1,7 @@
 // Command release keeps the record of which image verified where, in the images' ECR repository,
 // and refuses a deploy whose image has no such record:
 //
+//	go run ./cmd/release hold --stack dev                  # before dev deploys: running-dev-<time> on the image it is moving to
 //	go run ./cmd/release mark --stack dev                  # after dev verifies: record it on its image (deployed-dev-<time>, running-dev-<time>)
 //	go run ./cmd/release check --stack prod --verified-in dev   # before prod deploys: refuse an image dev did not verify
 //	go run ./cmd/release prune --stack prod [--delete]     # delete untagged images nothing tagged leads to
@@ -17,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,12 +53,12 @@ func newRegistry(ctx context.Context, region string) (Registry, error) {
 	return ecr.NewFromConfig(cfg), nil
 }
 
-const usage = "usage: release mark --stack <stack> | release check --stack <stack> --verified-in <stack> | release prune --stack <stack> [--delete]"
+const usage = "usage: release hold --stack <stack> | release mark --stack <stack> | release check --stack <stack> --verified-in <stack> | release prune --stack <stack> [--delete]"
 
 // run returns 0 on success, 1 when the image has no record (or the registry refuses), 2 on bad usage.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer,
 	registry func(context.Context, string) (Registry, error), now func() time.Time) int {
-	if len(args) == 0 || (args[0] != "mark" && args[0] != "check" && args[0] != "prune") {
+	if len(args) == 0 || !slices.Contains([]string{"hold", "mark", "check", "prune"}, args[0]) {
 		fmt.Fprintln(stderr, usage)
 		return 2
 	}
@@ -79,8 +81,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer,
 		return 2
 	}
 	switch args[0] {
-	case "mark":
-		err = mark(ctx, p, *stack, stdout, registry, now)
+	case "hold", "mark":
+		err = mark(ctx, p, *stack, args[0] == "hold", stdout, registry, now)
 	case "check":
 		err = check(ctx, p, *stack, *verifiedIn, stdout, registry)
 	default:
@@ -111,8 +113,11 @@ func ecrImage(p *stackfile.Project, stack string) (stackfile.Reference, config.E
 // a deployed-<stack>-<time> tag unless it has one (a deploy that did not change the image adds no
 // tag, so ECR's limit on tags per image is never approached), and the running-<stack>-<time> record
 // moves to it: added here first, then removed from every other image, so at every moment the image
-// the stack runs is protected from the lifecycle policy.
-func mark(ctx context.Context, p *stackfile.Project, stack string, stdout io.Writer,
+// the stack runs is protected from the lifecycle policy. With hold (before a deploy), only the
+// running record is added and none removed: from the moment the deploy starts both the image the
+// stack ran and the one it is moving to are protected, and if the deploy never verifies (a rollback,
+// a verify that timed out while ECS went on), both stay protected until a later mark.
+func mark(ctx context.Context, p *stackfile.Project, stack string, hold bool, stdout io.Writer,
 	registry func(context.Context, string) (Registry, error), now func() time.Time) error {
 	ref, repo, ok, err := ecrImage(p, stack)
 	if err != nil {
@@ -131,7 +136,11 @@ func mark(ctx context.Context, p *stackfile.Project, stack string, stdout io.Wri
 		return fmt.Errorf("listing %s: %w", repo.Arn(), err)
 	}
 	current := images[ref.Digest]
-	for _, record := range []config.ReleaseRecord{config.DeployedRecord, config.RunningRecord} {
+	records := []config.ReleaseRecord{config.DeployedRecord, config.RunningRecord}
+	if hold {
+		records = records[1:]
+	}
+	for _, record := range records {
 		if tag, ok := recordOf(current, record, stack); ok {
 			fmt.Fprintf(stdout, "%s: already tagged %s\n", ref, tag)
 			continue
@@ -141,6 +150,9 @@ func mark(ctx context.Context, p *stackfile.Project, stack string, stdout io.Wri
 			return err
 		}
 		fmt.Fprintf(stdout, "%s: tagged %s\n", ref, tag)
+	}
+	if hold {
+		return nil
 	}
 	// The stack no longer runs the other images: their running-<stack> records go, and the count
 	// rules decide what becomes of them. A record that is an image's only tag stays: removing an

@@ -150,7 +150,7 @@ func TestUsage(t *testing.T) {
 	dir := stacks(t, map[string]string{"dev": "docker.io/nginx:1.27"})
 	for _, args := range [][]string{
 		nil, {"promote"}, {"mark"}, {"check", "--dir", dir, "--stack", "prod"}, {"mark", "--dir", dir, "--stack", "dev", "--verified-in", "prod"},
-		{"mark", "--dir", dir, "--stack", "dev", "--delete"}, {"prune", "--dir", dir, "--stack", "dev", "--verified-in", "prod"},
+		{"mark", "--dir", dir, "--stack", "dev", "--delete"}, {"hold", "--dir", dir, "--stack", "dev", "--delete"}, {"prune", "--dir", dir, "--stack", "dev", "--verified-in", "prod"},
 	} {
 		if code, _ := release(t, nil, time.Now(), args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)
@@ -232,6 +232,39 @@ func TestMarkMovesTheRunningRecordToWhatTheStackRuns(t *testing.T) {
 	}
 	if got := tags(t, reg, repo, newer); contains(got, "running-dev-20261127T073000Z") {
 		t.Errorf("the image dev left still says dev runs it: %v", got)
+	}
+}
+
+// TestHoldProtectsTheImageADeployMovesTo (review D5): between `pulumi up` and mark (verify takes up
+// to 20 minutes, and may time out while ECS completes the rollout anyway), the image a stack is
+// moving to must already be out of the lifecycle policy's reach. hold, run before the deploy, adds
+// its running record and removes none; only mark, after verification, moves the record off the
+// image the stack ran before.
+func TestHoldProtectsTheImageADeployMovesTo(t *testing.T) {
+	reg, repo, older := registry(t)
+	newer := push(t, reg, repo, "1.1.0", "b")
+	at := time.Date(2026, 11, 27, 6, 30, 0, 0, time.UTC)
+	run := func(verb, digest string, at time.Time) {
+		t.Helper()
+		dir := stacks(t, map[string]string{"prod": repo + "@" + digest})
+		if code, out := release(t, reg, at, verb, "--dir", dir, "--stack", "prod"); code != 0 {
+			t.Fatalf("%s prod %s: exit %d: %s", verb, digest, code, out)
+		}
+	}
+	run("mark", older, at)
+	run("hold", newer, at.Add(time.Hour))
+	if got := tags(t, reg, repo, newer); !contains(got, "running-prod-20261127T073000Z") || contains(got, "deployed-prod-20261127T073000Z") {
+		t.Errorf("tags of the image prod is moving to, after hold: %v; want its running record and no deployed record yet", got)
+	}
+	if got := tags(t, reg, repo, older); !contains(got, "running-prod-20261127T063000Z") {
+		t.Errorf("hold took the running record off the image prod still runs: %v", got)
+	}
+	run("mark", newer, at.Add(2*time.Hour))
+	if got := tags(t, reg, repo, newer); !contains(got, "running-prod-20261127T073000Z") || !contains(got, "deployed-prod-20261127T083000Z") {
+		t.Errorf("tags of prod's new image after mark: %v", got)
+	}
+	if got := tags(t, reg, repo, older); contains(got, "running-prod-20261127T063000Z") {
+		t.Errorf("mark left the running record on the image prod left: %v", got)
 	}
 }
 

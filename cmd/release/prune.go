@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"time"
 
@@ -71,10 +72,11 @@ func prune(ctx context.Context, p *stackfile.Project, stack string, del bool, st
 		digests = append(digests, d)
 	}
 	sort.Strings(digests)
-	refs, err := readManifests(ctx, client, repo, digests)
+	refs, gone, err := readManifests(ctx, client, repo, digests)
 	if err != nil {
 		return err
 	}
+	digests = slices.DeleteFunc(digests, func(d string) bool { return gone[d] })
 
 	// Reachable: the tagged images, then what their indexes name and what refers to a reachable
 	// image, until nothing changes.
@@ -109,7 +111,7 @@ func prune(ctx context.Context, p *stackfile.Project, stack string, del bool, st
 		}
 	}
 
-	var doomed []types.ImageIdentifier
+	doomed := map[string]bool{}
 	for _, d := range digests {
 		img := images[d]
 		if reachable[d] {
@@ -119,7 +121,7 @@ func prune(ctx context.Context, p *stackfile.Project, stack string, del bool, st
 			fmt.Fprintf(stdout, "%s@%s: unreachable but pushed %s, within %s: kept\n", repo.Name, d, pushed.UTC().Format(time.RFC3339), PruneGrace)
 			continue
 		}
-		doomed = append(doomed, types.ImageIdentifier{ImageDigest: aws.String(d)})
+		doomed[d] = true
 		fmt.Fprintf(stdout, "%s@%s: untagged and unreachable (%s bytes)\n", repo.Name, d, sizeOf(img))
 	}
 	if len(doomed) == 0 {
@@ -130,23 +132,63 @@ func prune(ctx context.Context, p *stackfile.Project, stack string, del bool, st
 		fmt.Fprintf(stdout, "%d images would be deleted; run with --delete to delete them\n", len(doomed))
 		return nil
 	}
-	for start := 0; start < len(doomed); start += ecrBatch {
-		batch := doomed[start:min(start+ecrBatch, len(doomed))]
-		out, err := client.BatchDeleteImage(ctx, &ecr.BatchDeleteImageInput{RegistryId: &repo.Account, RepositoryName: &repo.Name, ImageIds: batch})
-		if err != nil {
-			return fmt.Errorf("deleting unreachable images of %s: %w", repo.Arn(), err)
+	deleted, failed := 0, 0
+	// ECR refuses to delete a manifest an index in the repository still names
+	// (ImageReferencedByManifestList, "ImageFailure" in the ECR API reference): indexes go first,
+	// then what they named, a level at a time.
+	for len(doomed) > 0 {
+		named := map[string]bool{}
+		for d := range doomed {
+			for _, child := range refs[d].Manifests {
+				named[child.Digest] = true
+			}
 		}
-		for _, f := range out.Failures {
-			return fmt.Errorf("deleting %s: %s", aws.ToString(f.ImageId.ImageDigest), aws.ToString(f.FailureReason))
+		var level []string
+		for _, d := range digests {
+			if doomed[d] && !named[d] {
+				level = append(level, d)
+			}
+		}
+		if len(level) == 0 {
+			return fmt.Errorf("the unreachable images of %s name each other: nothing deleted of %d", repo.Arn(), len(doomed))
+		}
+		for _, d := range level {
+			delete(doomed, d)
+		}
+		for start := 0; start < len(level); start += ecrBatch {
+			var ids []types.ImageIdentifier
+			for _, d := range level[start:min(start+ecrBatch, len(level))] {
+				ids = append(ids, types.ImageIdentifier{ImageDigest: aws.String(d)})
+			}
+			out, err := client.BatchDeleteImage(ctx, &ecr.BatchDeleteImageInput{RegistryId: &repo.Account, RepositoryName: &repo.Name, ImageIds: ids})
+			if err != nil {
+				return fmt.Errorf("deleting unreachable images of %s: %w", repo.Arn(), err)
+			}
+			// Every id without a failure is deleted (BatchDeleteImage reports failures per id).
+			deleted += len(ids) - len(out.Failures)
+			for _, f := range out.Failures {
+				// Gone already (the lifecycle policy, or ECR's own clean-up of referrers whose subject
+				// went), or still named by an index pushed since the listing: the next run decides.
+				if f.FailureCode == types.ImageFailureCodeImageNotFound || f.FailureCode == types.ImageFailureCodeImageReferencedByManifestList {
+					fmt.Fprintf(stdout, "%s@%s: left for the next run (%s)\n", repo.Name, aws.ToString(f.ImageId.ImageDigest), f.FailureCode)
+					continue
+				}
+				failed++
+				fmt.Fprintf(stdout, "%s@%s: not deleted: %s %s\n", repo.Name, aws.ToString(f.ImageId.ImageDigest), f.FailureCode, aws.ToString(f.FailureReason))
+			}
 		}
 	}
-	fmt.Fprintf(stdout, "%s: deleted %d unreachable images\n", repo.Name, len(doomed))
+	fmt.Fprintf(stdout, "%s: deleted %d unreachable images\n", repo.Name, deleted)
+	if failed > 0 {
+		return fmt.Errorf("%s: %d unreachable images could not be deleted", repo.Name, failed)
+	}
 	return nil
 }
 
-// readManifests reads every image's manifest, as stored, in batches ECR accepts.
-func readManifests(ctx context.Context, client Registry, repo config.ECRRepository, digests []string) (map[string]manifestRefs, error) {
-	refs := map[string]manifestRefs{}
+// readManifests reads every image's manifest, as stored, in batches ECR accepts, and tells which
+// images are gone since they were listed.
+func readManifests(ctx context.Context, client Registry, repo config.ECRRepository, digests []string) (map[string]manifestRefs, map[string]bool, error) {
+	refs, gone := map[string]manifestRefs{}, map[string]bool{}
 	for start := 0; start < len(digests); start += ecrBatch {
 		var ids []types.ImageIdentifier
 		for _, d := range digests[start:min(start+ecrBatch, len(digests))] {
@@ -156,22 +198,26 @@ func readManifests(ctx context.Context, client Registry, repo config.ECRReposito
 			RegistryId: &repo.Account, RepositoryName: &repo.Name, ImageIds: ids, AcceptedMediaTypes: manifestMediaTypes,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("reading the manifests of %s: %w", repo.Arn(), err)
+			return nil, nil, fmt.Errorf("reading the manifests of %s: %w", repo.Arn(), err)
 		}
 		// An image whose manifest cannot be read cannot be shown to be unreachable: refuse rather
-		// than guess.
+		// than guess. One that is gone since the listing (ImageNotFound) names nothing any more.
 		for _, f := range out.Failures {
-			return nil, fmt.Errorf("reading %s: %s", aws.ToString(f.ImageId.ImageDigest), aws.ToString(f.FailureReason))
+			if f.FailureCode == types.ImageFailureCodeImageNotFound {
+				gone[aws.ToString(f.ImageId.ImageDigest)] = true
+				continue
+			}
+			return nil, nil, fmt.Errorf("reading %s: %s %s", aws.ToString(f.ImageId.ImageDigest), f.FailureCode, aws.ToString(f.FailureReason))
 		}
 		for _, img := range out.Images {
 			var r manifestRefs
 			if err := json.Unmarshal([]byte(aws.ToString(img.ImageManifest)), &r); err != nil {
-				return nil, fmt.Errorf("reading %s: %w", aws.ToString(img.ImageId.ImageDigest), err)
+				return nil, nil, fmt.Errorf("reading %s: %w", aws.ToString(img.ImageId.ImageDigest), err)
 			}
 			refs[aws.ToString(img.ImageId.ImageDigest)] = r
 		}
 	}
-	return refs, nil
+	return refs, gone, nil
 }
 
 func sizeOf(img types.ImageDetail) string {

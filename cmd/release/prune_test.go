@@ -105,3 +105,104 @@ func TestPruneDeletesOnlyWhatNothingTaggedLeadsTo(t *testing.T) {
 		t.Errorf("the expired index's amd64 manifest %s is still there", expiredChildren[0])
 	}
 }
+
+// strictRegistry is moto's ECR with two refusals real ECR makes that moto does not: it will not
+// delete a manifest an index in the repository still names (failure code
+// ImageReferencedByManifestList, "ImageFailure" in the ECR API reference; judged on the repository
+// as it was when the call began, since ECR does not document an order within one call), and it
+// reports images in gone as ImageNotFound (the lifecycle policy or ECR's referrer clean-up deleted
+// them since they were listed).
+type strictRegistry struct {
+	Registry
+	children map[string][]string // index digest -> the digests it names
+	gone     map[string]bool
+}
+
+func (r *strictRegistry) BatchGetImage(ctx context.Context, in *ecr.BatchGetImageInput, opts ...func(*ecr.Options)) (*ecr.BatchGetImageOutput, error) {
+	var ids []types.ImageIdentifier
+	var failures []types.ImageFailure
+	for _, id := range in.ImageIds {
+		if r.gone[aws.ToString(id.ImageDigest)] {
+			failures = append(failures, types.ImageFailure{ImageId: &id, FailureCode: types.ImageFailureCodeImageNotFound})
+			continue
+		}
+		ids = append(ids, id)
+	}
+	copied := *in
+	copied.ImageIds = ids
+	out, err := r.Registry.BatchGetImage(ctx, &copied, opts...)
+	if err != nil {
+		return nil, err
+	}
+	out.Failures = append(out.Failures, failures...)
+	return out, nil
+}
+
+func (r *strictRegistry) BatchDeleteImage(ctx context.Context, in *ecr.BatchDeleteImageInput, opts ...func(*ecr.Options)) (*ecr.BatchDeleteImageOutput, error) {
+	present := map[string]bool{}
+	out, err := r.Registry.DescribeImages(ctx, &ecr.DescribeImagesInput{RepositoryName: in.RepositoryName})
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range out.ImageDetails {
+		present[aws.ToString(d.ImageDigest)] = true
+	}
+	named := map[string]bool{}
+	for index, children := range r.children {
+		if present[index] {
+			for _, c := range children {
+				named[c] = true
+			}
+		}
+	}
+	result := &ecr.BatchDeleteImageOutput{}
+	for _, id := range in.ImageIds {
+		if named[aws.ToString(id.ImageDigest)] {
+			result.Failures = append(result.Failures, types.ImageFailure{ImageId: &id, FailureCode: types.ImageFailureCodeImageReferencedByManifestList})
+			continue
+		}
+		one := *in
+		one.ImageIds = []types.ImageIdentifier{id}
+		got, err := r.Registry.BatchDeleteImage(ctx, &one, opts...)
+		if err != nil {
+			return nil, err
+		}
+		result.ImageIds = append(result.ImageIds, got.ImageIds...)
+		result.Failures = append(result.Failures, got.Failures...)
+	}
+	return result, nil
+}
+
+// TestPruneDeletesIndexesBeforeWhatTheyNameAndToleratesRaces (review D1): an untagged index that
+// nothing leads to (a per-platform index a multi-runner push left, whose merged index expired)
+// names manifests ECR will not delete while it exists, so prune deletes the index first, whatever
+// the digests' order; and an image gone since the listing is no failure.
+func TestPruneDeletesIndexesBeforeWhatTheyNameAndToleratesRaces(t *testing.T) {
+	reg, repo, tagged := registry(t)
+	var children []string
+	for _, arch := range []string{"a", "b"} {
+		body := strings.Replace(manifest, "e692418e", strings.Repeat("7"+arch, 4), 1)
+		children = append(children, pushManifest(t, reg, repo, body, "application/vnd.docker.distribution.manifest.v2+json", ""))
+	}
+	index := pushManifest(t, reg, repo, fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[`+
+		`{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","size":528,"digest":%q,"platform":{"architecture":"amd64","os":"linux"}},`+
+		`{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","size":528,"digest":%q,"platform":{"architecture":"arm64","os":"linux"}}]}`,
+		children[0], children[1]), "application/vnd.oci.image.index.v1+json", "")
+	vanished := pushManifest(t, reg, repo, strings.Replace(manifest, "e692418e", strings.Repeat("9", 8), 1), "application/vnd.docker.distribution.manifest.v2+json", "")
+	strict := &strictRegistry{Registry: reg, children: map[string][]string{index: children}, gone: map[string]bool{vanished: true}}
+	dir := stacks(t, map[string]string{"prod": repo + "@" + tagged})
+
+	code, out := release(t, strict, time.Now().Add(PruneGrace+time.Hour), "prune", "--dir", dir, "--stack", "prod", "--delete")
+	if code != 0 || !strings.Contains(out, "deleted 3 unreachable images") {
+		t.Fatalf("prune: exit %d: %s", code, out)
+	}
+	got := digests(t, reg, repo)
+	for _, d := range append([]string{index}, children...) {
+		if got[d] {
+			t.Errorf("%s is still there", d)
+		}
+	}
+	if !got[tagged] {
+		t.Error("prune deleted the tagged image")
+	}
+}

@@ -28,11 +28,13 @@ type Job struct {
 }
 
 type Step struct {
-	ID   string         `yaml:"id"`
-	Name string         `yaml:"name"`
-	Uses string         `yaml:"uses"`
-	Run  string         `yaml:"run"`
-	With map[string]any `yaml:"with"`
+	ID              string         `yaml:"id"`
+	Name            string         `yaml:"name"`
+	If              string         `yaml:"if"`
+	ContinueOnError any            `yaml:"continue-on-error"`
+	Uses            string         `yaml:"uses"`
+	Run             string         `yaml:"run"`
+	With            map[string]any `yaml:"with"`
 }
 
 // Strings is a key GitHub accepts as one string or a list of them (`needs`).
@@ -81,6 +83,7 @@ func Check(w *Workflow) []Finding {
 		CheckSessionDuration,
 		CheckDependabotPreview,
 		CheckPrebuiltProgram,
+		CheckRunningRecord,
 	} {
 		all = append(all, rule(w)...)
 	}
@@ -93,6 +96,7 @@ const (
 	RuleSessionDuration   = "C5 session duration"
 	RuleDependabotPreview = "C6 Dependabot preview"
 	RulePrebuiltProgram   = "prebuilt program"
+	RuleRunningRecord     = "D5 running record"
 )
 
 // MinSessionSeconds is the shortest AWS session a job that runs `pulumi up` may ask for.
@@ -208,14 +212,33 @@ func CheckPrebuiltProgram(w *Workflow) []Finding {
 		fail := func(format string, args ...any) {
 			out = append(out, Finding{w.File, name, RulePrebuiltProgram, fmt.Sprintf(format, args...)})
 		}
-		if job.runs(goCompiles.MatchString) {
-			fail("compiles Go (go run/build/install) instead of running what the build job compiled")
-		}
 		download := slices.IndexFunc(job.Steps, func(s Step) bool {
 			return uses(s, "actions/download-artifact") && s.With["name"] == Artifact
 		})
 		if download < 0 || download > pulumi {
 			fail("does not download the %q artifact before Pulumi runs", Artifact)
+		}
+		// The artifact may be gone (expired while prod waited for approval: "the retention on
+		// artifacts will be reduced to match the max value allowed on server", actions/toolkit
+		// upload-artifact; or refused when the Actions storage quota is used up): the job then
+		// compiles the program itself, in a step that runs only then, rather than not deploying.
+		fallback := -1
+		if download >= 0 {
+			d := job.Steps[download]
+			if d.ID == "" || !isTrue(d.ContinueOnError) {
+				fail("downloads the %q artifact without an id and continue-on-error, so a missing artifact stops the job", Artifact)
+			}
+			fallback = slices.IndexFunc(job.Steps, func(s Step) bool {
+				return d.ID != "" && strings.Contains(s.If, "steps."+d.ID+".outcome") && strings.Contains(s.Run, HostBuild)
+			})
+			if fallback < 0 || fallback < download || fallback > pulumi {
+				fail("has no step that compiles the program with %q when the download fails, before Pulumi runs", HostBuild)
+			}
+		}
+		for i, s := range job.Steps {
+			if i != fallback && s.Run != "" && goCompiles.MatchString(s.Run) {
+				fail("compiles Go (go run/build/install) instead of running what the build job compiled")
+			}
 		}
 		switchStep := slices.IndexFunc(job.Steps, func(s Step) bool { return IsSwitchToBinary(s.Run) })
 		if switchStep < 0 || switchStep > pulumi || switchStep < download {
@@ -227,6 +250,39 @@ func CheckPrebuiltProgram(w *Workflow) []Finding {
 		})
 		if !built {
 			fail("needs no job that compiles the program with %q and uploads it as %q", HostBuild, Artifact)
+		}
+	}
+	return out
+}
+
+// CheckRunningRecord: ECR ranks images by push time, so the image a stack is moving to (a rollback
+// to an old one) is protected only by its running-<stack> record (aws/containers-roadmap#2746). A
+// job that runs `pulumi up` adds that record (`release hold`) before the deploy starts, and moves it
+// (`release mark`) only after verifying; otherwise between the two, or for good when verify times out
+// while ECS completes the rollout, the stack runs an image the lifecycle policy may expire (review
+// D5). A prune step after a deploy that succeeded must not fail the job: re-running it deploys again.
+func CheckRunningRecord(w *Workflow) []Finding {
+	var out []Finding
+	for _, name := range jobNames(w) {
+		job := w.Jobs[name]
+		up := slices.IndexFunc(job.Steps, func(s Step) bool { return pulumiCommand(s) == "up" })
+		if up < 0 {
+			continue
+		}
+		fail := func(format string, args ...any) {
+			out = append(out, Finding{w.File, name, RuleRunningRecord, fmt.Sprintf(format, args...)})
+		}
+		step := func(verb string) int {
+			return slices.IndexFunc(job.Steps, func(s Step) bool { return strings.Contains(s.Run, "release "+verb+" ") })
+		}
+		if hold := step("hold"); hold < 0 || hold > up {
+			fail("does not run `release hold` before `pulumi up`")
+		}
+		if mark := step("mark"); mark < up {
+			fail("does not run `release mark` after `pulumi up`")
+		}
+		if prune := step("prune"); prune >= 0 && !isTrue(job.Steps[prune].ContinueOnError) {
+			fail("prunes the registry in a step whose failure fails the deploy")
 		}
 	}
 	return out
@@ -286,6 +342,11 @@ func pulumiCommand(s Step) string {
 
 func uses(s Step, action string) bool {
 	return strings.HasPrefix(s.Uses, action+"@")
+}
+
+func isTrue(v any) bool {
+	b, ok := v.(bool)
+	return ok && b
 }
 
 func isFalse(v any) bool {

@@ -83,6 +83,7 @@ func TestChecksFindReviewCFindingsInTheWorkflowsBeforeIt(t *testing.T) {
 			RulePushCredentials: {"promote"},
 			RuleSessionDuration: {"dev", "prod"},
 			RulePrebuiltProgram: {"dev", "prod"},
+			RuleRunningRecord:   {"dev", "prod"},
 		}},
 		{"pull-request.yml", map[string][]string{
 			RuleDependabotPreview: {"preview"},
@@ -129,12 +130,27 @@ jobs:
       - uses: pulumi/actions@v6
         with: {command: preview}
 `
+	const recordJob = `
+on: push
+jobs:
+  j:
+    steps:
+      - run: %s
+      - uses: pulumi/actions@v6
+        with: {command: up}
+      - run: bin/release mark --stack dev
+      - continue-on-error: %s
+        run: bin/release prune --stack dev --delete
+`
 	for _, tc := range []struct {
 		name     string
 		workflow string
 		rule     func(*Workflow) []Finding
 		flagged  bool
 	}{
+		{"hold before up, prune may fail", fmt.Sprintf(recordJob, "bin/release hold --stack dev", "true"), CheckRunningRecord, false},
+		{"no hold before up", fmt.Sprintf(recordJob, "echo", "true"), CheckRunningRecord, true},
+		{"a failed prune fails the deploy", fmt.Sprintf(recordJob, "bin/release hold --stack dev", "false"), CheckRunningRecord, true},
 		{"checkout with its default persists the token", fmt.Sprintf(pushJob, "{}", ""), CheckPushCredentials, true},
 		{"persist-credentials: false", fmt.Sprintf(pushJob, "{persist-credentials: false}", ""), CheckPushCredentials, false},
 		{`persist-credentials: "false"`, fmt.Sprintf(pushJob, `{persist-credentials: "false"}`, ""), CheckPushCredentials, false},
