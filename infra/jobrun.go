@@ -21,18 +21,32 @@ import (
 // does it itself, whether or not Step Functions already has: it lists the tasks started with the
 // job's StartedBy in the cluster and stops each. The guard keeps runs of a job from overlapping, so
 // those are this run's tasks; the skipped path never gets there, as it would stop the other run's.
+//
+// Neither list the run asks for is read where its absence would fail the run. AWS does not say
+// whether an SDK integration returns an empty list as [] or leaves the key out, and a path that
+// matches nothing in a ResultSelector, an ItemsPath or a Choice comparison fails the execution with
+// States.Runtime, which neither Retry nor Catch handles ("Error handling in Step Functions": States.ALL
+// "can't catch the States.DataLimitExceeded terminal error or Runtime error types"). So each answer
+// is kept whole, and a Choice looks into it only through IsPresent: "if the Variable-field Path
+// fails to match anything in the input no exception is thrown and the Choice Rule just returns
+// false" (States Language specification, Choice Rules). And is evaluated in order, "ceasing array
+// processing when the boolean value has been unambiguously determined", so a comparison placed
+// after IsPresent on the same path reads only what is there.
 
 // Names of the run's states, as the console and the execution history show them.
 const (
+	JobNoteRunState = "Note this run's id"
 	JobGuardState   = "Check no run is still going"
 	JobChoiceState  = "Already running?"
 	JobSkippedState = "Skipped: the previous run is still going"
 	JobRunState     = "Run the job's task"
-	// JobFindTasksState and JobStopTasksState clean up after a run that failed or timed out.
-	JobFindTasksState = "Find the run's tasks still running"
-	JobStopTasksState = "Stop the run's tasks"
-	JobStopTaskState  = "Stop the task"
-	JobFailedState    = "Failed after retries"
+	// JobFindTasksState, JobAnyTaskLeftState and JobStopTasksState clean up after a run that
+	// failed or timed out.
+	JobFindTasksState   = "Find the run's tasks still running"
+	JobAnyTaskLeftState = "Any task left?"
+	JobStopTasksState   = "Stop the run's tasks"
+	JobStopTaskState    = "Stop the task"
+	JobFailedState      = "Failed after retries"
 )
 
 // Job run errors: JobAlreadyRunning when the guard skips a run, JobFailed after the retries.
@@ -82,16 +96,16 @@ func JobStateTimeout(job config.JobConfig) int {
 // name of at most 32 fill exactly.
 func jobStartedBy(job config.JobConfig) string { return "job-" + job.Name }
 
-// aslRule is a Choice rule: a comparison of Variable, or an And/Or of rules. The values are
-// pointers so that a comparison with 0 or false is written out.
+// aslRule is a Choice rule: a test of Variable, or an And, Or or Not of rules. IsPresent is a
+// pointer so that a test for false would be written out.
 type aslRule struct {
-	Variable                 string    `json:"Variable,omitempty"`
-	NumericEquals            *int      `json:"NumericEquals,omitempty"`
-	NumericGreaterThanEquals *int      `json:"NumericGreaterThanEquals,omitempty"`
-	BooleanEquals            *bool     `json:"BooleanEquals,omitempty"`
-	And                      []aslRule `json:"And,omitempty"`
-	Or                       []aslRule `json:"Or,omitempty"`
-	Next                     string    `json:"Next,omitempty"`
+	Variable         string    `json:"Variable,omitempty"`
+	IsPresent        *bool     `json:"IsPresent,omitempty"`
+	StringEqualsPath string    `json:"StringEqualsPath,omitempty"`
+	And              []aslRule `json:"And,omitempty"`
+	Or               []aslRule `json:"Or,omitempty"`
+	Not              *aslRule  `json:"Not,omitempty"`
+	Next             string    `json:"Next,omitempty"`
 }
 
 type aslChoiceState struct {
@@ -121,8 +135,25 @@ type aslItemProcessor struct {
 	States          map[string]aslState `json:"States"`
 }
 
-func intp(n int) *int    { return &n }
 func boolp(b bool) *bool { return &b }
+
+// jobRunSelf is where the run keeps its own execution ARN for the guard to compare with.
+const jobRunSelf = "$.run.self"
+
+// anotherRunListed holds when ListExecutions' answer, at $.guard, names a run other than this
+// one: at some place on the page there is an execution, and it is not this run. IsPresent comes
+// first in each And, so the comparison never reads a place the page does not fill.
+func anotherRunListed() []aslRule {
+	var rules []aslRule
+	for i := 0; i < jobGuardPage; i++ {
+		arn := fmt.Sprintf("$.guard.Executions[%d].ExecutionArn", i)
+		rules = append(rules, aslRule{And: []aslRule{
+			{Variable: arn, IsPresent: boolp(true)},
+			{Not: &aslRule{Variable: arn, StringEqualsPath: jobRunSelf}},
+		}})
+	}
+	return rules
+}
 
 // JobRunDefinition is the Amazon States Language definition of one job's run.
 func JobRunDefinition(partition string, job config.JobConfig, clusterArn, taskDefinitionArn, capacityProvider string) (string, error) {
@@ -157,9 +188,20 @@ func JobRunDefinition(partition string, job config.JobConfig, clusterArn, taskDe
 		}}
 	}
 	states := map[string]any{
+		// The context object is readable in a Pass state's Parameters ("Accessing execution data
+		// from the Context object": Parameters is among the fields that can refer to $$.), and
+		// nothing there can be missing: $$.Execution.Id is this execution's ARN.
+		JobNoteRunState: aslState{
+			Type:       "Pass",
+			Comment:    "This run's execution ARN, for the guard to tell it from another run's",
+			Parameters: map[string]any{"self.$": "$$.Execution.Id"},
+			ResultPath: "$.run",
+			Next:       JobGuardState,
+		},
 		// ListExecutions "is eventually consistent": the list may lack this execution, just started,
 		// or still show one that has just ended. So the guard looks for another run, not for a count
-		// that assumes this one is listed: it notes how many are listed and whether this one is.
+		// that assumes this one is listed. Its answer is kept as sent, with no ResultSelector: an
+		// empty list may come back without its key (see above).
 		JobGuardState: aslState{
 			Type:     "Task",
 			Comment:  "Runs of this job that are still going, as far as ListExecutions knows",
@@ -167,27 +209,15 @@ func JobRunDefinition(partition string, job config.JobConfig, clusterArn, taskDe
 			Parameters: map[string]any{
 				"StateMachineArn.$": "$$.StateMachine.Id", "StatusFilter": "RUNNING", "MaxResults": jobGuardPage,
 			},
-			ResultSelector: map[string]any{
-				"running.$": "States.ArrayLength($.Executions)",
-				"self.$":    "States.ArrayContains($.Executions[*].ExecutionArn, $$.Execution.Id)",
-			},
 			ResultPath: "$.guard",
 			Retry:      jobAPIRetry,
 			Next:       JobChoiceState,
 		},
+		// Nothing listed, or only this run: run. A page with a run that is not this one: skip.
 		JobChoiceState: aslChoiceState{
 			Type:    "Choice",
-			Comment: "Skip when another run is listed: two runs, or one that is not this one",
-			Choices: []aslRule{{
-				Or: []aslRule{
-					{Variable: "$.guard.running", NumericGreaterThanEquals: intp(jobGuardPage)},
-					{And: []aslRule{
-						{Variable: "$.guard.running", NumericEquals: intp(1)},
-						{Variable: "$.guard.self", BooleanEquals: boolp(false)},
-					}},
-				},
-				Next: JobSkippedState,
-			}},
+			Comment: "Skip when a run other than this one is listed",
+			Choices: []aslRule{{Or: anotherRunListed(), Next: JobSkippedState}},
 			Default: JobRunState,
 		},
 		JobSkippedState: aslState{
@@ -199,18 +229,23 @@ func JobRunDefinition(partition string, job config.JobConfig, clusterArn, taskDe
 		// ListTasks: "When you specify startedBy as the filter, it must be the only filter that you
 		// use"; desiredStatus is left out, and its default, RUNNING, is what is wanted: tasks ECS has
 		// not yet been asked to stop, those still waiting for an instance included.
+		// Kept as sent, with no ResultSelector, like the guard's: no task left may mean no TaskArns.
 		JobFindTasksState: aslState{
 			Type:       "Task",
 			Comment:    "Tasks this run started that are still running: Step Functions only tries to stop them",
 			Resource:   sdk("ecs:listTasks"),
 			Parameters: map[string]any{"Cluster": clusterArn, "StartedBy": jobStartedBy(job)},
-			ResultSelector: map[string]any{
-				"TaskArns.$": "$.TaskArns",
-			},
 			ResultPath: "$.leftover",
 			Retry:      jobAPIRetry,
 			Catch:      toFailed,
-			Next:       JobStopTasksState,
+			Next:       JobAnyTaskLeftState,
+		},
+		// The Map's ItemsPath must match an array; it is reached only when the list has a first task.
+		JobAnyTaskLeftState: aslChoiceState{
+			Type:    "Choice",
+			Comment: "Stop tasks only when ListTasks named one",
+			Choices: []aslRule{{Variable: "$.leftover.TaskArns[0]", IsPresent: boolp(true), Next: JobStopTasksState}},
+			Default: JobFailedState,
 		},
 		JobStopTasksState: aslMapState{
 			Type:      "Map",
@@ -250,7 +285,7 @@ func JobRunDefinition(partition string, job config.JobConfig, clusterArn, taskDe
 	}
 	b, err := json.Marshal(map[string]any{
 		"Comment": fmt.Sprintf("Runs the %s job once, never two runs at a time", job.Name),
-		"StartAt": JobGuardState,
+		"StartAt": JobNoteRunState,
 		"States":  states,
 	})
 	return string(b), err

@@ -2,6 +2,7 @@ package infra_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -48,21 +49,38 @@ func stateOf(t *testing.T, states map[string]any, name string) map[string]any {
 
 // aslEval evaluates the Amazon States Language constructs the job's run uses, as the States Language
 // specification (states-language.net) defines them: Paths ("When a Path begins with "$$" ... the
-// JSONPath applying to the Context Object"), Payload Templates (fields ending ".$"), the intrinsics
-// States.ArrayLength, States.ArrayContains and States.Format ("Intrinsic Function arguments may be
-// strings enclosed by apostrophe (') characters, numbers, null, Paths, or nested Intrinsic
-// Functions"), ResultPath, and Choice rules with NumericEquals, NumericGreaterThanEquals,
-// BooleanEquals, And and Or. Anything else fails the test, so that it never agrees with a construct
-// it does not know.
+// JSONPath applying to the Context Object") of .field and [index] steps; Payload Templates (fields
+// ending ".$"), with the intrinsic States.Format ("Intrinsic Function arguments may be strings
+// enclosed by apostrophe (') characters, numbers, null, Paths, or nested Intrinsic Functions");
+// ResultSelector and ResultPath; Pass, Task, Choice, inline Map and Fail states, and Catch; and
+// Choice rules with IsPresent, StringEqualsPath, And, Or and Not. Anything else fails the test, so
+// that it never agrees with a construct it does not know.
+//
+// Where Step Functions fails the execution with States.Runtime, which no Retry or Catch handles
+// ("Error handling in Step Functions": States.ALL "can't catch the States.DataLimitExceeded terminal
+// error or Runtime error types"), the evaluator returns a runtimeError: a Payload Template, ItemsPath
+// or Choice comparison whose Path matches nothing (a missing Parameters path ends an execution
+// "States.Runtime ... could not be found in the input", aws-samples/serverless-coffee-workshop#15;
+// the Choice state guide: "If the state input doesn't contain the $.type field, the execution
+// fails"). Only IsPresent reads a Path that matches nothing without failing.
 type aslEval struct {
 	t       *testing.T
 	context map[string]any
 }
 
-// path applies a Path: field steps and [*], which projects the rest of the path over an array and
-// gathers what it finds, none included (the behaviour Step Functions shows for a wildcard that
-// matches nothing: an empty array, not an error).
-func (e aslEval) path(p string, input any) (any, bool) {
+// runtimeError is a States.Runtime failure: the execution ends FAILED whatever its Catch says.
+type runtimeError struct{ cause string }
+
+func (r runtimeError) Error() string { return "States.Runtime: " + r.cause }
+
+func runtimeErr(format string, args ...any) error {
+	return runtimeError{fmt.Sprintf(format, args...)}
+}
+
+// path applies a Reference Path of .field and [index] steps ("$.ledgers.branch[0].pending.count"
+// is one of the specification's examples). ok is false when it matches nothing: a field that is
+// not there, an index past the end, or a step into something that is not an object or array.
+func (e aslEval) path(p string, input any) (v any, ok bool) {
 	e.t.Helper()
 	doc := input
 	if strings.HasPrefix(p, "$$") {
@@ -71,43 +89,40 @@ func (e aslEval) path(p string, input any) (any, bool) {
 	if !strings.HasPrefix(p, "$") {
 		e.t.Fatalf("%q is not a Path", p)
 	}
-	nodes, projected := []any{doc}, false
 	for rest := p[1:]; rest != ""; {
-		switch {
-		case strings.HasPrefix(rest, "[*]"):
-			var next []any
-			for _, n := range nodes {
-				arr, ok := n.([]any)
-				if !ok {
-					return nil, false
-				}
-				next = append(next, arr...)
+		switch rest[0] {
+		case '[':
+			end := strings.IndexByte(rest, ']')
+			if end < 0 {
+				e.t.Fatalf("path %q: unclosed [", p)
 			}
-			nodes, projected, rest = next, true, rest[3:]
-		case strings.HasPrefix(rest, "."):
+			i, err := strconv.Atoi(rest[1:end])
+			if err != nil || i < 0 {
+				e.t.Fatalf("path %q: the evaluator knows only .field and [index]", p)
+			}
+			arr, isArr := doc.([]any)
+			if !isArr || i >= len(arr) {
+				return nil, false
+			}
+			doc, rest = arr[i], rest[end+1:]
+		case '.':
 			end := strings.IndexAny(rest[1:], ".[")
 			if end < 0 {
 				end = len(rest) - 1
 			}
-			field := rest[1 : end+1]
-			var next []any
-			for _, n := range nodes {
-				if v, ok := n.(map[string]any)[field]; ok {
-					next = append(next, v)
-				}
+			obj, isObj := doc.(map[string]any)
+			if !isObj {
+				return nil, false
 			}
-			nodes, rest = next, rest[end+1:]
+			if doc, ok = obj[rest[1:end+1]]; !ok {
+				return nil, false
+			}
+			rest = rest[end+1:]
 		default:
-			e.t.Fatalf("path %q: the evaluator knows only .field and [*]", p)
+			e.t.Fatalf("path %q: the evaluator knows only .field and [index]", p)
 		}
 	}
-	if projected {
-		return append([]any{}, nodes...), true
-	}
-	if len(nodes) != 1 {
-		return nil, false
-	}
-	return nodes[0], true
+	return doc, true
 }
 
 // splitArgs splits an intrinsic's argument list on the commas outside quotes and parentheses.
@@ -135,15 +150,15 @@ func splitArgs(s string) []string {
 	return args
 }
 
-func (e aslEval) arg(a string, input any) any {
+func (e aslEval) arg(a string, input any) (any, error) {
 	e.t.Helper()
 	switch {
 	case strings.HasPrefix(a, "$"):
 		v, ok := e.path(a, input)
 		if !ok {
-			e.t.Fatalf("intrinsic argument %s matches nothing: States.Runtime, which no Catch catches", a)
+			return nil, runtimeErr("intrinsic argument %s matches nothing", a)
 		}
-		return v
+		return v, nil
 	case strings.HasPrefix(a, "'") && strings.HasSuffix(a, "'"):
 		s := a[1 : len(a)-1]
 		for _, esc := range []string{`'`, `{`, `}`} {
@@ -152,7 +167,7 @@ func (e aslEval) arg(a string, input any) any {
 		if strings.Contains(s, `\`) {
 			e.t.Fatalf("string argument %s: an escape the evaluator does not know", a)
 		}
-		return s
+		return s, nil
 	case strings.HasPrefix(a, "States."):
 		return e.intrinsic(a, input)
 	}
@@ -160,10 +175,10 @@ func (e aslEval) arg(a string, input any) any {
 	if err != nil {
 		e.t.Fatalf("intrinsic argument %q is no string, number, Path or intrinsic", a)
 	}
-	return n
+	return n, nil
 }
 
-func (e aslEval) intrinsic(call string, input any) any {
+func (e aslEval) intrinsic(call string, input any) (any, error) {
 	e.t.Helper()
 	open := strings.Index(call, "(")
 	if open < 0 || !strings.HasSuffix(call, ")") {
@@ -171,39 +186,28 @@ func (e aslEval) intrinsic(call string, input any) any {
 	}
 	var args []any
 	for _, a := range splitArgs(call[open+1 : len(call)-1]) {
-		args = append(args, e.arg(a, input))
+		v, err := e.arg(a, input)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, v)
 	}
-	switch name := call[:open]; name {
-	case "States.ArrayLength":
-		arr, ok := args[0].([]any)
-		if len(args) != 1 || !ok {
-			e.t.Fatalf("%s: want one array, got %v", call, args)
-		}
-		return float64(len(arr))
-	case "States.ArrayContains":
-		arr, ok := args[0].([]any)
-		if len(args) != 2 || !ok {
-			e.t.Fatalf("%s: want an array and a value, got %v", call, args)
-		}
-		return slices.ContainsFunc(arr, func(v any) bool { return reflect.DeepEqual(v, args[1]) })
-	case "States.Format":
-		tmpl, ok := args[0].(string)
-		if !ok || strings.Count(tmpl, "{}") != len(args)-1 {
-			e.t.Fatalf("%s: the template's {} do not match the arguments", call)
-		}
-		for _, a := range args[1:] {
-			tmpl = strings.Replace(tmpl, "{}", fmt.Sprint(a), 1)
-		}
-		return tmpl
-	default:
+	if name := call[:open]; name != "States.Format" {
 		e.t.Fatalf("intrinsic %s: the evaluator does not know it", name)
-		return nil
 	}
+	tmpl, ok := args[0].(string)
+	if !ok || strings.Count(tmpl, "{}") != len(args)-1 {
+		e.t.Fatalf("%s: the template's {} do not match the arguments", call)
+	}
+	for _, a := range args[1:] {
+		tmpl = strings.Replace(tmpl, "{}", fmt.Sprint(a), 1)
+	}
+	return tmpl, nil
 }
 
 // template processes a Payload Template: a field ending ".$" takes the value of its Path or
 // intrinsic, under its name without the suffix.
-func (e aslEval) template(tmpl map[string]any, input any) map[string]any {
+func (e aslEval) template(tmpl map[string]any, input any) (map[string]any, error) {
 	e.t.Helper()
 	out := map[string]any{}
 	for k, v := range tmpl {
@@ -211,38 +215,48 @@ func (e aslEval) template(tmpl map[string]any, input any) map[string]any {
 		switch {
 		case !dynamic:
 			if m, ok := v.(map[string]any); ok {
-				v = e.template(m, input)
+				var err error
+				if v, err = e.template(m, input); err != nil {
+					return nil, err
+				}
 			}
 			out[name] = v
 		case strings.HasPrefix(v.(string), "$"):
 			got, ok := e.path(v.(string), input)
 			if !ok {
-				e.t.Fatalf("%s: %s matches nothing: States.Runtime, which no Catch catches", k, v)
+				return nil, runtimeErr("%s: %s matches nothing", k, v)
 			}
 			out[name] = got
 		default:
-			out[name] = e.intrinsic(v.(string), input)
+			got, err := e.intrinsic(v.(string), input)
+			if err != nil {
+				return nil, err
+			}
+			out[name] = got
 		}
 	}
-	return out
+	return out, nil
 }
 
-// result is a Task or Map state's output: ResultSelector applied to the result, placed in the input
-// by ResultPath ("$.field", or null to keep the input as it is).
-func (e aslEval) result(st map[string]any, input map[string]any, result any) map[string]any {
+// place puts value into input as a ResultPath says: "$.field", null to keep the input as it is,
+// or no ResultPath at all, "$", for the value to be the output.
+func (e aslEval) place(rp any, present bool, input map[string]any, value any) map[string]any {
 	e.t.Helper()
-	if sel, ok := st["ResultSelector"].(map[string]any); ok {
-		result = e.template(sel, result)
-	}
-	rp, present := st["ResultPath"]
-	if present && rp == nil {
+	switch {
+	case present && rp == nil:
 		return input
+	case !present:
+		out, ok := value.(map[string]any)
+		if !ok {
+			e.t.Fatalf("a result %v that is no object replaces the state's input", value)
+		}
+		return out
 	}
 	field, ok := strings.CutPrefix(fmt.Sprint(rp), "$.")
 	if !ok || strings.ContainsAny(field, ".[") {
 		e.t.Fatalf("ResultPath %v: the evaluator knows only null and $.field", rp)
 	}
-	out := map[string]any{field: result}
+	out := map[string]any{field: value}
 	for k, v := range input {
 		if k != field {
 			out[k] = v
@@ -251,55 +265,215 @@ func (e aslEval) result(st map[string]any, input map[string]any, result any) map
 	return out
 }
 
-// rule evaluates one Choice rule.
-func (e aslEval) rule(r map[string]any, input any) bool {
+// result is a Pass, Task or Map state's output: ResultSelector applied to the result, placed in
+// the input by ResultPath.
+func (e aslEval) result(st map[string]any, input map[string]any, result any) (map[string]any, error) {
+	e.t.Helper()
+	if sel, ok := st["ResultSelector"].(map[string]any); ok {
+		var err error
+		if result, err = e.template(sel, result); err != nil {
+			return nil, err
+		}
+	}
+	rp, present := st["ResultPath"]
+	return e.place(rp, present, input, result), nil
+}
+
+// rule evaluates one Choice rule. And and Or evaluate their rules in order, "ceasing array
+// processing when the boolean value has been unambiguously determined" (specification, Boolean
+// expression), so a rule after a false one in an And is never evaluated.
+func (e aslEval) rule(r map[string]any, input any) (bool, error) {
 	e.t.Helper()
 	if and, ok := r["And"].([]any); ok {
 		for _, sub := range and {
-			if !e.rule(sub.(map[string]any), input) {
-				return false
+			if holds, err := e.rule(sub.(map[string]any), input); err != nil || !holds {
+				return false, err
 			}
 		}
-		return true
+		return true, nil
 	}
 	if or, ok := r["Or"].([]any); ok {
-		return slices.ContainsFunc(or, func(sub any) bool { return e.rule(sub.(map[string]any), input) })
+		for _, sub := range or {
+			if holds, err := e.rule(sub.(map[string]any), input); err != nil || holds {
+				return holds, err
+			}
+		}
+		return false, nil
 	}
-	v, ok := e.path(r["Variable"].(string), input)
-	if !ok {
-		e.t.Fatalf("Choice variable %v matches nothing: States.Runtime", r["Variable"])
+	if not, ok := r["Not"].(map[string]any); ok {
+		holds, err := e.rule(not, input)
+		return !holds, err
 	}
+	variable, _ := r["Variable"].(string)
 	var ops []string
 	for op := range r {
 		if op != "Variable" && op != "Next" {
 			ops = append(ops, op)
 		}
 	}
-	if len(ops) != 1 {
-		e.t.Fatalf("Choice rule %v: want one comparison, got %v", r, ops)
+	if variable == "" || len(ops) != 1 {
+		e.t.Fatalf("Choice rule %v: want a Variable and one test, got %v", r, ops)
 	}
-	switch want := r[ops[0]]; ops[0] {
-	case "NumericEquals":
-		return v.(float64) == want.(float64)
-	case "NumericGreaterThanEquals":
-		return v.(float64) >= want.(float64)
-	case "BooleanEquals":
-		return v.(bool) == want.(bool)
+	v, present := e.path(variable, input)
+	switch op, want := ops[0], r[ops[0]]; op {
+	case "IsPresent":
+		return present == want.(bool), nil
+	case "StringEqualsPath":
+		other, otherPresent := e.path(want.(string), input)
+		if !present || !otherPresent {
+			return false, runtimeErr("Choice rule compares %s with %s, and one matches nothing", variable, want)
+		}
+		// "if the values are not both of the appropriate type ... the comparison will return false"
+		a, aStr := v.(string)
+		b, bStr := other.(string)
+		return aStr && bStr && a == b, nil
 	default:
-		e.t.Fatalf("Choice operator %s: the evaluator does not know it", ops[0])
-		return false
+		e.t.Fatalf("Choice operator %s: the evaluator does not know it", op)
+		return false, nil
 	}
 }
 
 // choose is the state a Choice state goes to.
-func (e aslEval) choose(st map[string]any, input any) string {
+func (e aslEval) choose(st map[string]any, input any) (string, error) {
 	e.t.Helper()
 	for _, c := range st["Choices"].([]any) {
-		if r := c.(map[string]any); e.rule(r, input) {
-			return r["Next"].(string)
+		r := c.(map[string]any)
+		holds, err := e.rule(r, input)
+		if err != nil {
+			return "", err
+		}
+		if holds {
+			return r["Next"].(string), nil
 		}
 	}
-	return st["Default"].(string)
+	return st["Default"].(string), nil
+}
+
+// taskError is the error a Task's call or a Map's iteration fails with, as a Catch sees it.
+type taskError struct{ Error, Cause string }
+
+// service answers a Task state's call with its result or the error it fails with.
+type service func(resource string, params map[string]any) (any, *taskError)
+
+// aslRun is what an execution did: the states it entered, in order; the input of the state it
+// stopped at (a Fail state, or one it was asked to stop at) or the output of its last state; and
+// the error it ended with when no Catch took it.
+type aslRun struct {
+	trace  []string
+	data   map[string]any
+	failed *taskError
+}
+
+func (r aslRun) last() string { return r.trace[len(r.trace)-1] }
+
+// catch is where a state's Catch takes err: the first catcher whose ErrorEquals names it or is
+// States.ALL, with the error output {"Error", "Cause"} placed by the catcher's ResultPath. A Retry
+// only repeats the call, so the walk goes straight to what follows the last attempt.
+func (e aslEval) catch(st, input map[string]any, err *taskError) (string, map[string]any, bool) {
+	e.t.Helper()
+	for _, c := range asList(st["Catch"]) {
+		catcher := c.(map[string]any)
+		for _, name := range asList(catcher["ErrorEquals"]) {
+			if name == err.Error || name == "States.ALL" {
+				rp, present := catcher["ResultPath"]
+				errorOutput := map[string]any{"Error": err.Error, "Cause": err.Cause}
+				return catcher["Next"].(string), e.place(rp, present, input, errorOutput), true
+			}
+		}
+	}
+	return "", nil, false
+}
+
+// walk runs a scope's states from start as Step Functions would, calling call for each Task, until
+// it reaches a Fail state, a state named in stopAt (not entered), or a state with End. A
+// runtimeError is returned as the error; a failure no Catch takes ends the run with failed set.
+func (e aslEval) walk(states map[string]any, start string, input map[string]any, call service, stopAt ...string) (aslRun, error) {
+	e.t.Helper()
+	var r aslRun
+	for name := start; len(r.trace) < 50; {
+		r.trace = append(r.trace, name)
+		st := stateOf(e.t, states, name)
+		if slices.Contains(stopAt, name) || st["Type"] == "Fail" {
+			r.data = input
+			return r, nil
+		}
+		var failure *taskError
+		var output map[string]any
+		var err error
+		switch st["Type"] {
+		case "Pass":
+			var effective map[string]any
+			if effective, err = e.template(st["Parameters"].(map[string]any), input); err == nil {
+				output, err = e.result(st, input, effective)
+			}
+		case "Choice":
+			if name, err = e.choose(st, input); err != nil {
+				return r, err
+			}
+			continue
+		case "Task":
+			var params map[string]any
+			if params, err = e.template(st["Parameters"].(map[string]any), input); err != nil {
+				return r, err
+			}
+			var res any
+			if res, failure = call(st["Resource"].(string), params); failure == nil {
+				output, err = e.result(st, input, res)
+			}
+		case "Map":
+			output, failure, err = e.mapState(st, input, call)
+		default:
+			e.t.Fatalf("state %q is a %v, which the evaluator does not run", name, st["Type"])
+		}
+		if err != nil {
+			return r, err
+		}
+		if failure != nil {
+			next, caught, ok := e.catch(st, input, failure)
+			if !ok {
+				r.data, r.failed = input, failure
+				return r, nil
+			}
+			name, input = next, caught
+			continue
+		}
+		if end, _ := st["End"].(bool); end {
+			r.data = output
+			return r, nil
+		}
+		name, input = st["Next"].(string), output
+	}
+	e.t.Fatalf("no end after %v", r.trace)
+	return r, nil
+}
+
+// mapState runs an inline Map: ItemsPath must select an array; each item's input is the
+// ItemSelector with $$.Map.Item set, run through the ItemProcessor; an iteration that fails fails
+// the Map with its error.
+func (e aslEval) mapState(st, input map[string]any, call service) (map[string]any, *taskError, error) {
+	e.t.Helper()
+	items, ok := e.path(st["ItemsPath"].(string), input)
+	list, isList := items.([]any)
+	if !ok || !isList {
+		return nil, nil, runtimeErr("ItemsPath %s selects %v, not an array", st["ItemsPath"], items)
+	}
+	processor := st["ItemProcessor"].(map[string]any)
+	defer delete(e.context, "Map")
+	var results []any
+	for i, item := range list {
+		e.context["Map"] = map[string]any{"Item": map[string]any{"Index": float64(i), "Value": item}}
+		itemInput, err := e.template(st["ItemSelector"].(map[string]any), input)
+		if err != nil {
+			return nil, nil, err
+		}
+		it, err := e.walk(processor["States"].(map[string]any), processor["StartAt"].(string), itemInput, call)
+		if err != nil || it.failed != nil {
+			return nil, it.failed, err
+		}
+		results = append(results, it.data)
+	}
+	output, err := e.result(st, input, results)
+	return output, nil, err
 }
 
 func execution(arn string) map[string]any {
@@ -312,26 +486,50 @@ func execution(arn string) map[string]any {
 	}
 }
 
-// TestJobGuardSkipsOnlyWhenAnotherRunIsListed runs the guard's ResultSelector and Choice, as written,
-// on ListExecutions results. The Step Functions API reference for ListExecutions: "Results are sorted
+const (
+	listExecutions = "arn:aws:states:::aws-sdk:sfn:listExecutions"
+	runTaskSync    = "arn:aws:states:::ecs:runTask.sync"
+	listTasks      = "arn:aws:states:::aws-sdk:ecs:listTasks"
+	stopTask       = "arn:aws:states:::aws-sdk:ecs:stopTask"
+	testMachineArn = "arn:aws:states:us-east-1:123456789012:stateMachine:jobs-nightly-cleanup-abc"
+)
+
+// runContext is the context object of this run, as "Accessing execution data from the Context
+// object" lays it out: Execution.Id is the execution's ARN.
+func runContext(name string) map[string]any {
+	return map[string]any{
+		"Execution":    map[string]any{"Id": selfExecution, "Name": name},
+		"StateMachine": map[string]any{"Id": testMachineArn},
+	}
+}
+
+// answer is an API result with its list under key, or without the key when listed is nil: AWS
+// does not say whether an SDK integration sends an empty list as [] or leaves it out, so the
+// tests try both.
+func answer(key string, listed []any) map[string]any {
+	if listed == nil {
+		return map[string]any{}
+	}
+	return map[string]any{key: listed}
+}
+
+// TestJobGuardSkipsOnlyWhenAnotherRunIsListed runs the run's first states, as written, on
+// ListExecutions answers. The Step Functions API reference for ListExecutions: "Results are sorted
 // by time, with the most recent execution first ... This operation is eventually consistent. The
-// results are best effort and may not reflect very recent updates and changes." The guard runs just
-// after its own StartExecution, so the list may lack this run: a list holding only another RUNNING
-// run must skip (counting alone would let it run), and this run alone, or nothing, must run.
+// results are best effort and may not reflect very recent updates and changes." The guard runs
+// just after its own StartExecution, so the list may lack this run: a list holding only another
+// RUNNING run must skip, and this run alone, or nothing, must run, whether nothing comes back as
+// "Executions": [] or with no Executions at all (either must not end the run with States.Runtime).
 func TestJobGuardSkipsOnlyWhenAnotherRunIsListed(t *testing.T) {
 	_, def := rawDefinition(t, nightlyCleanup)
 	states := def["States"].(map[string]any)
-	guard := stateOf(t, states, infra.JobGuardState)
-	e := aslEval{t: t, context: map[string]any{
-		"Execution":    map[string]any{"Id": selfExecution, "Name": "self-run"},
-		"StateMachine": map[string]any{"Id": "arn:aws:states:us-east-1:123456789012:stateMachine:jobs-nightly-cleanup-abc"},
-	}}
 	for _, tc := range []struct {
 		name   string
-		listed []string
+		listed []string // nil: no Executions key
 		want   string
 	}{
-		{"nothing listed yet", nil, infra.JobRunState},
+		{"nothing listed yet, no Executions", nil, infra.JobRunState},
+		{"nothing listed yet, empty Executions", []string{}, infra.JobRunState},
 		{"only this run", []string{selfExecution}, infra.JobRunState},
 		{"only another run: this one not listed yet", []string{otherExecution}, infra.JobSkippedState},
 		{"this run, then the other", []string{selfExecution, otherExecution}, infra.JobSkippedState},
@@ -339,36 +537,104 @@ func TestJobGuardSkipsOnlyWhenAnotherRunIsListed(t *testing.T) {
 		{"two other runs", []string{otherExecution, thirdExecution}, infra.JobSkippedState},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e.t = t
-			executions := []any{}
+			e := aslEval{t: t, context: runContext("self-run")}
+			var executions []any
+			if tc.listed != nil {
+				executions = []any{}
+			}
 			for _, arn := range tc.listed {
 				executions = append(executions, execution(arn))
 			}
-			out := e.result(guard, map[string]any{}, map[string]any{"Executions": executions})
-			if got := e.choose(stateOf(t, states, guard["Next"].(string)), out); got != tc.want {
-				t.Errorf("guard output %v goes to %q, want %q", out["guard"], got, tc.want)
+			var calls []map[string]any
+			call := func(resource string, params map[string]any) (any, *taskError) {
+				if resource != listExecutions {
+					t.Fatalf("the guard calls %s", resource)
+				}
+				calls = append(calls, params)
+				return answer("Executions", executions), nil
+			}
+			// Scheduler starts each run with the input {}.
+			run, err := e.walk(states, def["StartAt"].(string), map[string]any{}, call, infra.JobRunState)
+			if err != nil {
+				t.Fatalf("the run ends with %v after %q", err, run.trace)
+			}
+			want := []string{infra.JobNoteRunState, infra.JobGuardState, infra.JobChoiceState, tc.want}
+			if !slices.Equal(run.trace, want) {
+				t.Errorf("the run goes %q, want %q", run.trace, want)
+			}
+			if len(calls) != 1 || calls[0]["StateMachineArn"] != testMachineArn {
+				t.Errorf("the guard lists %v, want this state machine's executions once", calls)
 			}
 		})
 	}
 }
 
 // TestJobGuardAsksForTwoRunningExecutions: two answer the question (see jobGuardPage) and the page
-// stays one call. ListExecutions' statusFilter RUNNING lists only runs still going.
+// stays one call. ListExecutions' statusFilter RUNNING lists only runs still going. The answer is
+// kept whole, with no ResultSelector that would read a list that may not be there.
 func TestJobGuardAsksForTwoRunningExecutions(t *testing.T) {
 	raw, def := rawDefinition(t, nightlyCleanup)
-	guard := stateOf(t, def["States"].(map[string]any), infra.JobGuardState)
+	states := def["States"].(map[string]any)
+	guard := stateOf(t, states, infra.JobGuardState)
 	params := guard["Parameters"].(map[string]any)
 	if params["MaxResults"] != 2.0 || params["StatusFilter"] != "RUNNING" || params["StateMachineArn.$"] != "$$.StateMachine.Id" {
 		t.Errorf("guard lists %v, want this machine's RUNNING executions, two at most", params)
 	}
-	// Written as AWS reads it: no JSON escapes inside the expressions.
+	if _, ok := guard["ResultSelector"]; ok || guard["ResultPath"] != "$.guard" {
+		t.Errorf("guard keeps %v at %v, want ListExecutions' answer whole at $.guard", guard["ResultSelector"], guard["ResultPath"])
+	}
+	note := stateOf(t, states, infra.JobNoteRunState)
+	if def["StartAt"] != infra.JobNoteRunState || note["Type"] != "Pass" || note["Next"] != infra.JobGuardState {
+		t.Errorf("the run starts at %v (%v), want the Pass state that notes its id, then the guard", def["StartAt"], note)
+	}
+	// Written as AWS reads it: no JSON escapes inside the paths.
 	for _, want := range []string{
-		`"States.ArrayLength($.Executions)"`,
-		`"States.ArrayContains($.Executions[*].ExecutionArn, $$.Execution.Id)"`,
+		`"self.$":"$$.Execution.Id"`,
+		`"Variable":"$.guard.Executions[0].ExecutionArn"`,
+		`"Variable":"$.guard.Executions[1].ExecutionArn"`,
+		`"StringEqualsPath":"$.run.self"`,
+		`"Variable":"$.leftover.TaskArns[0]"`,
 	} {
 		if !strings.Contains(raw, want) {
 			t.Errorf("raw definition lacks %s", want)
 		}
+	}
+}
+
+// TestASLEvalFailsWhereStepFunctionsFails: the evaluator the tests above rely on fails a run where
+// Step Functions ends it with States.Runtime, and only there. IsPresent on a path that matches
+// nothing, an index past the end or into a list that is not there included, is false and fails
+// nothing (specification, IsPresent: "no exception is thrown and the Choice Rule just returns
+// false"); AWS's Choice state guide shows the guard this relies on, an And whose IsPresent comes
+// before a comparison of the same Variable ("$.keyThatMightNotExist"). The guard as it was before,
+// a ResultSelector of States.ArrayLength($.Executions), must fail on an answer without Executions.
+func TestASLEvalFailsWhereStepFunctionsFails(t *testing.T) {
+	e := aslEval{t: t, context: runContext("self-run")}
+	input := map[string]any{"run": map[string]any{"self": selfExecution}, "guard": map[string]any{}}
+	isPresent := func(p string) map[string]any { return map[string]any{"Variable": p, "IsPresent": true} }
+	equalsSelf := func(p string) map[string]any { return map[string]any{"Variable": p, "StringEqualsPath": "$.run.self"} }
+	for _, p := range []string{"$.guard.Executions", "$.guard.Executions[0].ExecutionArn", "$.run.self[0]", "$.run.self.x", "$.nothing[3]"} {
+		if holds, err := e.rule(isPresent(p), input); holds || err != nil {
+			t.Errorf("IsPresent %s on %v: %v, %v; want false, no error", p, input, holds, err)
+		}
+		if _, err := e.rule(equalsSelf(p), input); !errors.As(err, new(runtimeError)) {
+			t.Errorf("StringEqualsPath on %s, which matches nothing: %v, want States.Runtime", p, err)
+		}
+		guarded := map[string]any{"And": []any{isPresent(p), equalsSelf(p)}}
+		if holds, err := e.rule(guarded, input); holds || err != nil {
+			t.Errorf("And [IsPresent, StringEqualsPath] on %s: %v, %v; want false, no error", p, holds, err)
+		}
+	}
+	if holds, err := e.rule(map[string]any{"Not": equalsSelf("$.run.self")}, input); holds || err != nil {
+		t.Errorf("Not StringEqualsPath of a value and itself: %v, %v", holds, err)
+	}
+	before := map[string]any{"ResultSelector": map[string]any{"running.$": "$.Executions"}, "ResultPath": "$.guard"}
+	if _, err := e.result(before, input, map[string]any{}); !errors.As(err, new(runtimeError)) {
+		t.Errorf("a ResultSelector reading a list that is not there: %v, want States.Runtime", err)
+	}
+	mapState := map[string]any{"ItemsPath": "$.leftover.TaskArns"}
+	if _, _, err := e.mapState(mapState, map[string]any{"leftover": map[string]any{}}, nil); !errors.As(err, new(runtimeError)) {
+		t.Errorf("a Map over a list that is not there: %v, want States.Runtime", err)
 	}
 }
 
@@ -477,6 +743,11 @@ func TestJobRunDefinitionIsWhole(t *testing.T) {
 // be the only filter that you use", and "The default status filter is RUNNING"; for StopTask, a
 // reason of "Up to 255 characters"; and the Step Functions AWS SDK integrations take PascalCase
 // parameters ("Parameters in Step Functions are expressed in PascalCase").
+//
+// Then it runs whole executions whose task fails, through every way the cleanup can go: ListTasks
+// answering with no TaskArns, with [] (AWS does not say which an empty answer is), or with two
+// tasks; ListTasks failing; StopTask failing. Each ends in the JobFailed state with the run's own
+// error still in $.error, and none ends with States.Runtime, which no Catch would take.
 func TestJobFailureStopsTheRunsTasksThenFails(t *testing.T) {
 	long := config.JobConfig{Name: strings.Repeat("n", 32), Command: []string{"true"}, Timeout: 60, Retries: 1}
 	for _, job := range []config.JobConfig{nightlyCleanup, long} {
@@ -491,19 +762,25 @@ func TestJobFailureStopsTheRunsTasksThenFails(t *testing.T) {
 
 		find := stateOf(t, states, infra.JobFindTasksState)
 		runParams, findParams := run["Parameters"].(map[string]any), find["Parameters"].(map[string]any)
-		if find["Resource"] != "arn:aws:states:::aws-sdk:ecs:listTasks" || len(findParams) != 2 ||
+		if find["Resource"] != listTasks || len(findParams) != 2 ||
 			findParams["Cluster"] != runParams["Cluster"] || findParams["StartedBy"] != runParams["StartedBy"] ||
 			findParams["StartedBy"] != "job-"+job.Name || len(findParams["StartedBy"].(string)) > 36 {
 			t.Errorf("%s: the cleanup lists %v, want exactly the run's Cluster and StartedBy %v", job.Name, findParams, runParams["StartedBy"])
 		}
-		stop := stateOf(t, states, find["Next"].(string))
-		if find["Next"] != infra.JobStopTasksState || stop["Type"] != "Map" || stop["Next"] != infra.JobFailedState {
-			t.Errorf("%s: after listing, %v, want the Map that stops them and then %q", job.Name, find["Next"], infra.JobFailedState)
+		if _, ok := find["ResultSelector"]; ok || find["ResultPath"] != "$.leftover" {
+			t.Errorf("%s: the cleanup keeps %v at %v, want ListTasks' answer whole at $.leftover", job.Name, find["ResultSelector"], find["ResultPath"])
+		}
+		anyLeft := stateOf(t, states, find["Next"].(string))
+		stop := stateOf(t, states, infra.JobStopTasksState)
+		if find["Next"] != infra.JobAnyTaskLeftState || anyLeft["Type"] != "Choice" || anyLeft["Default"] != infra.JobFailedState ||
+			len(asList(anyLeft["Choices"])) != 1 || asList(anyLeft["Choices"])[0].(map[string]any)["Next"] != infra.JobStopTasksState ||
+			stop["Type"] != "Map" || stop["ItemsPath"] != "$.leftover.TaskArns" || stop["Next"] != infra.JobFailedState {
+			t.Errorf("%s: after listing, %v, want a Choice between the Map that stops them and %q", job.Name, find["Next"], infra.JobFailedState)
 		}
 		processor := stop["ItemProcessor"].(map[string]any)
 		stopOne := stateOf(t, processor["States"].(map[string]any), processor["StartAt"].(string))
 		stopParams := stopOne["Parameters"].(map[string]any)
-		if stopOne["Resource"] != "arn:aws:states:::aws-sdk:ecs:stopTask" || stopParams["Cluster"] != runParams["Cluster"] || stopOne["End"] != true {
+		if stopOne["Resource"] != stopTask || stopParams["Cluster"] != runParams["Cluster"] || stopOne["End"] != true {
 			t.Errorf("%s: each task is stopped by %v with %v, want StopTask in the run's cluster", job.Name, stopOne["Resource"], stopParams)
 		}
 		for _, st := range []map[string]any{find, stopOne} {
@@ -521,25 +798,71 @@ func TestJobFailureStopsTheRunsTasksThenFails(t *testing.T) {
 			t.Errorf("%s: %q is %v, want the JobFailed end", job.Name, infra.JobFailedState, failed)
 		}
 
-		// The data through the cleanup, as Step Functions passes it: the run's error, one task left
-		// running, an execution name of 80 characters (StartExecution's longest).
-		e := aslEval{t: t, context: map[string]any{"Execution": map[string]any{"Id": selfExecution, "Name": strings.Repeat("x", 80)}}}
-		left := "arn:aws:ecs:us-east-1:123456789012:task/cluster-1/0123456789abcdef0123456789abcdef"
-		input := map[string]any{"error": map[string]any{"Error": "States.Timeout", "Cause": "the state timed out"}}
-		input = e.result(find, input, map[string]any{"TaskArns": []any{left}})
-		items, ok := e.path(stop["ItemsPath"].(string), input)
-		if !ok || !reflect.DeepEqual(items, []any{left}) {
-			t.Fatalf("%s: the Map iterates over %v, want the listed task", job.Name, items)
+		left := []any{
+			"arn:aws:ecs:us-east-1:123456789012:task/cluster-1/0123456789abcdef0123456789abcdef",
+			"arn:aws:ecs:us-east-1:123456789012:task/cluster-1/fedcba9876543210fedcba9876543210",
 		}
-		e.context["Map"] = map[string]any{"Item": map[string]any{"Index": 0.0, "Value": left}}
-		call := e.template(stopParams, e.template(stop["ItemSelector"].(map[string]any), input))
-		reason, _ := call["Reason"].(string)
-		if call["Task"] != left || call["Cluster"] != clusterArn || !strings.Contains(reason, job.Name) ||
-			!strings.Contains(reason, strings.Repeat("x", 80)) || len(reason) > 255 {
-			t.Errorf("%s: StopTask gets %v, want the task, the cluster and a reason naming the job and the run, 255 characters at most", job.Name, call)
-		}
-		if out := e.result(stop, input, []any{map[string]any{"Task": map[string]any{}}}); !reflect.DeepEqual(out["error"], input["error"]) {
-			t.Errorf("%s: the run's error does not reach %q: %v", job.Name, infra.JobFailedState, out)
+		upToCleanup := []string{infra.JobNoteRunState, infra.JobGuardState, infra.JobChoiceState, infra.JobRunState, infra.JobFindTasksState}
+		for _, tc := range []struct {
+			name        string
+			taskArns    []any // nil: no TaskArns key
+			listFails   bool
+			stopFails   bool
+			wantTrace   []string
+			wantStopped []any
+		}{
+			{name: "no TaskArns", wantTrace: []string{infra.JobAnyTaskLeftState, infra.JobFailedState}},
+			{name: "empty TaskArns", taskArns: []any{}, wantTrace: []string{infra.JobAnyTaskLeftState, infra.JobFailedState}},
+			{name: "two tasks left", taskArns: left, wantTrace: []string{infra.JobAnyTaskLeftState, infra.JobStopTasksState, infra.JobFailedState}, wantStopped: left},
+			{name: "ListTasks fails", listFails: true, wantTrace: []string{infra.JobFailedState}},
+			{name: "StopTask fails", taskArns: left, stopFails: true, wantTrace: []string{infra.JobAnyTaskLeftState, infra.JobStopTasksState, infra.JobFailedState}, wantStopped: left},
+		} {
+			t.Run(job.Name+"/"+tc.name, func(t *testing.T) {
+				// An execution name of 80 characters, StartExecution's longest.
+				e := aslEval{t: t, context: runContext(strings.Repeat("x", 80))}
+				runError := &taskError{Error: "States.Timeout", Cause: "the state timed out"}
+				var stopped []any
+				call := func(resource string, params map[string]any) (any, *taskError) {
+					switch resource {
+					case listExecutions:
+						return answer("Executions", []any{execution(selfExecution)}), nil
+					case runTaskSync:
+						return nil, runError
+					case listTasks:
+						if tc.listFails {
+							return nil, &taskError{Error: "ECS.AmazonECSException", Cause: "throttled"}
+						}
+						return answer("TaskArns", tc.taskArns), nil
+					case stopTask:
+						reason, _ := params["Reason"].(string)
+						if params["Cluster"] != clusterArn || !strings.Contains(reason, job.Name) ||
+							!strings.Contains(reason, strings.Repeat("x", 80)) || len(reason) > 255 {
+							t.Errorf("StopTask gets %v, want the cluster and a reason naming the job and the run, 255 characters at most", params)
+						}
+						stopped = append(stopped, params["Task"])
+						if tc.stopFails && params["Task"] == left[len(left)-1] {
+							return nil, &taskError{Error: "ECS.ServerException", Cause: "try again"}
+						}
+						return map[string]any{"Task": map[string]any{"TaskArn": params["Task"]}}, nil
+					}
+					t.Fatalf("the run calls %s", resource)
+					return nil, nil
+				}
+				run, err := e.walk(states, def["StartAt"].(string), map[string]any{}, call)
+				if err != nil {
+					t.Fatalf("the run ends with %v after %q", err, run.trace)
+				}
+				if want := append(slices.Clone(upToCleanup), tc.wantTrace...); !slices.Equal(run.trace, want) || run.failed != nil {
+					t.Errorf("the run goes %q (uncaught: %v), want %q", run.trace, run.failed, want)
+				}
+				if !reflect.DeepEqual(stopped, tc.wantStopped) {
+					t.Errorf("StopTask on %v, want %v", stopped, tc.wantStopped)
+				}
+				want := map[string]any{"Error": runError.Error, "Cause": runError.Cause}
+				if !reflect.DeepEqual(run.data["error"], want) {
+					t.Errorf("%q gets $.error %v, want the run's %v", run.last(), run.data["error"], want)
+				}
+			})
 		}
 	}
 }

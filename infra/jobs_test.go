@@ -116,15 +116,16 @@ func TestEachScheduleStartsItsJobsStateMachine(t *testing.T) {
 		}
 
 		def := machineDefinition(t, machine)
-		guard := def.States[def.StartAt]
-		if def.StartAt != infra.JobGuardState || guard.Resource != "arn:aws:states:::aws-sdk:sfn:listExecutions" ||
+		note := def.States[def.StartAt]
+		guard := def.States[note.Next]
+		if def.StartAt != infra.JobNoteRunState || note.Type != "Pass" || note.Parameters["self.$"] != "$$.Execution.Id" ||
+			note.Next != infra.JobGuardState || guard.Resource != "arn:aws:states:::aws-sdk:sfn:listExecutions" ||
 			guard.Parameters["StateMachineArn.$"] != "$$.StateMachine.Id" || guard.Parameters["StatusFilter"] != "RUNNING" {
-			t.Errorf("%s: the run does not start by counting its own running executions: %+v", tc.job, guard)
+			t.Errorf("%s: the run does not start by noting its id and listing its own running executions: %+v, %+v", tc.job, note, guard)
 		}
 		// Which listings skip is TestJobGuardSkipsOnlyWhenAnotherRunIsListed's.
 		choice := def.States[guard.Next]
-		if choice.Type != "Choice" || len(choice.Choices) != 1 || def.States[choice.Choices[0].Next].Error != infra.ErrJobAlreadyRunning ||
-			guard.ResultSelector["self.$"] == "" {
+		if choice.Type != "Choice" || len(choice.Choices) != 1 || def.States[choice.Choices[0].Next].Error != infra.ErrJobAlreadyRunning {
 			t.Errorf("%s: a run still going does not make the new one fail as skipped: %+v", tc.job, choice)
 		}
 		run := def.States[choice.Default]
@@ -147,10 +148,14 @@ func TestEachScheduleStartsItsJobsStateMachine(t *testing.T) {
 		if strings.Contains(strings.Join(run.Retry[0].ErrorEquals, ","), "States.Timeout") {
 			t.Errorf("%s: a timed-out run is retried, doubling its limit", tc.job)
 		}
-		// A failed run stops its tasks, then fails (TestJobFailureStopsTheRunsTasksThenFails).
-		if len(run.Catch) != 1 || run.Catch[0].ErrorEquals[0] != "States.ALL" || run.Catch[0].Next != infra.JobFindTasksState ||
-			def.States[def.States[run.Catch[0].Next].Next].Next != infra.JobFailedState || def.States[infra.JobFailedState].Error != infra.ErrJobFailed {
-			t.Errorf("%s: a run that fails after its retries does not stop its tasks and end as %s: %+v", tc.job, infra.ErrJobFailed, run.Catch)
+		// A failed run stops its tasks, if any, then fails (TestJobFailureStopsTheRunsTasksThenFails).
+		if len(run.Catch) != 1 || run.Catch[0].ErrorEquals[0] != "States.ALL" || run.Catch[0].Next != infra.JobFindTasksState {
+			t.Fatalf("%s: a run that fails after its retries does not go on to stop its tasks: %+v", tc.job, run.Catch)
+		}
+		anyLeft := def.States[def.States[run.Catch[0].Next].Next]
+		if anyLeft.Type != "Choice" || len(anyLeft.Choices) != 1 || anyLeft.Default != infra.JobFailedState ||
+			def.States[anyLeft.Choices[0].Next].Next != infra.JobFailedState || def.States[infra.JobFailedState].Error != infra.ErrJobFailed {
+			t.Errorf("%s: a run that fails after its retries does not stop its tasks and end as %s: %+v", tc.job, infra.ErrJobFailed, anyLeft)
 		}
 
 		logs := named(t, m, "aws:cloudwatch/logGroup:LogGroup", "jobs-"+tc.job+"-run-logs")
