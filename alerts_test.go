@@ -11,7 +11,11 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/acme/ecs-api/config"
 	"github.com/acme/ecs-api/infra"
@@ -324,12 +328,12 @@ func TestAlarmsAndRulesFitWhatAWSAccepts(t *testing.T) {
 				Content struct{ Title, Description string }
 			}
 			template := tg.Str("inputTransformer.inputTemplate")
-			if err := json.Unmarshal([]byte(template), &message); err != nil {
-				t.Errorf("target %s: template is not a JSON object: %v", tg.Name, err)
+			if err := json.Unmarshal([]byte(filledTemplate(t, tg).filled), &message); err != nil {
+				t.Errorf("target %s: template, filled, is not a JSON object: %v", tg.Name, err)
 			}
 			text := message.Content.Title + " " + message.Content.Description
 			used := map[string]bool{}
-			for _, match := range placeholder.FindAllStringSubmatch(text, -1) {
+			for _, match := range placeholder.FindAllStringSubmatch(template, -1) {
 				used[match[1]] = true
 				if !paths[match[1]] {
 					t.Errorf("target %s: placeholder <%s> has no input path", tg.Name, match[1])
@@ -702,8 +706,8 @@ func TestEventBridgeTemplatesCarryLiteralPlaceholders(t *testing.T) {
 				Version, Source string
 				Content         struct{ Title, Description, TextType string }
 			}
-			if !strings.HasPrefix(raw, "{") || json.Unmarshal([]byte(raw), &message) != nil {
-				t.Errorf("target %s: template is not a JSON object: %s", tg.Name, raw)
+			if !strings.HasPrefix(raw, "{") || json.Unmarshal([]byte(filledTemplate(t, tg).filled), &message) != nil {
+				t.Errorf("target %s: template, filled, is not a JSON object: %s", tg.Name, raw)
 				continue
 			}
 			if message.Version != "1.0" || message.Source != "custom" || message.Content.Description == "" ||
@@ -741,6 +745,188 @@ func TestEventBridgeTemplatesCarryLiteralPlaceholders(t *testing.T) {
 		}
 		if c := loadedConfig(t, stack, v); c.Alerts.Enabled && checked < 3 {
 			t.Errorf("only %d targets with an input transformer", checked)
+		}
+	})
+}
+
+// freeText is what the tests put in every free-text value: the quotes of ECS's reasons, e.g.
+// CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref
+// "123456789012.dkr.ecr.us-east-1.amazonaws.com/api:1.4.3": not found.
+const freeText = `CannotPullContainerError: x "y" z`
+
+// filled is a target's input template filled in for an event.
+type filled struct {
+	filled string
+	// values are the variables' values; freeText names the free-text ones.
+	values   map[string]string
+	freeText []string
+}
+
+// filledTemplate fills a target's input template for an event whose identifier paths hold plain
+// ARN-like values and whose free-text paths hold freeText, as EventBridge fills it. Every input path
+// must be one that infra classifies (infra.IdentifierEventPaths or infra.FreeTextEventPaths): a new
+// rule that reads a path of neither kind fails here.
+func filledTemplate(t *testing.T, tg *pulumitest.Resource) filled {
+	t.Helper()
+	f := filled{values: map[string]string{}}
+	for k, path := range tg.Inputs["inputTransformer"].ObjectValue()["inputPaths"].ObjectValue() {
+		name := string(k)
+		switch {
+		case slices.Contains(infra.FreeTextEventPaths, path.StringValue()):
+			f.values[name] = freeText + " (" + name + ")"
+			f.freeText = append(f.freeText, name)
+		case slices.Contains(infra.IdentifierEventPaths, path.StringValue()):
+			f.values[name] = "arn:aws:ecs:us-east-1:123456789012:task/ecs-api-prod/" + name
+		default:
+			t.Errorf("target %s: input path %s (<%s>) is neither in infra.IdentifierEventPaths nor in infra.FreeTextEventPaths", tg.Name, path.StringValue(), name)
+			f.values[name] = name
+		}
+	}
+	sort.Strings(f.freeText)
+	f.filled = fillTemplate(tg.Str("inputTransformer.inputTemplate"), f.values)
+	return f
+}
+
+// fillTemplate fills the <name>s of an input template as EventBridge does. Inside a JSON string it
+// puts the value as it is: "EventBridge doesn't escape values extracted by Input Path, when
+// populating the Input Template for a target" ("Common Issues with Transforming Input", EventBridge
+// User Guide). Where the placeholder stands as a JSON value of its own it puts the value as JSON, a
+// string with its quotes: {"instance" : <instance>, "state": [ 9, <state>, true ]} gives
+// {"instance" : "i-0123456789", "state": [9, "RUNNING", true]} ("Input transform examples", same
+// page), and the quotes and backslashes inside are escaped as JSON has them.
+func fillTemplate(template string, values map[string]string) string {
+	var out strings.Builder
+	inString, escaped := false, false
+	for i := 0; i < len(template); i++ {
+		c := template[i]
+		if c == '<' {
+			if end := strings.IndexByte(template[i+1:], '>'); end >= 0 {
+				if v, ok := values[template[i+1:i+1+end]]; ok {
+					if inString {
+						out.WriteString(v)
+					} else {
+						b, _ := json.Marshal(v)
+						out.Write(b)
+					}
+					i += end + 1
+					continue
+				}
+			}
+		}
+		out.WriteByte(c)
+		switch {
+		case escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case c == '"':
+			inString = !inString
+		}
+	}
+	return out.String()
+}
+
+// TestFreeTextOfEventsReachesChatbotAsValidJSON (review R1): ECS's, RDS's and CloudWatch's reasons
+// and messages are free text that quotes what failed (an image name, an ARN, whatever a container
+// printed), and "EventBridge doesn't escape values extracted by Input Path, when populating the
+// Input Template for a target" ("Common Issues with Transforming Input", EventBridge User Guide): a
+// '"' inside a JSON string of the template makes the message invalid JSON, which Chatbot drops. For
+// every target of every stack file and variant, its raw template is filled as EventBridge fills it
+// (fillTemplate), identifiers with ARN-like values and free text with a value holding quotes; the
+// message must be valid JSON, a Chatbot custom notification ("version": "1.0", "source": "custom",
+// content.nextSteps a list of strings, "Custom notifications using Amazon Q Developer in chat
+// applications"), and carry each free-text value whole, as a line of content.nextSteps, and each
+// identifier.
+func TestFreeTextOfEventsReachesChatbotAsValidJSON(t *testing.T) {
+	for _, p := range infra.FreeTextEventPaths {
+		if slices.Contains(infra.IdentifierEventPaths, p) {
+			t.Errorf("%s is both an identifier and free text", p)
+		}
+	}
+	forEachVariant(t, func(t *testing.T, stack string, v variant, m *pulumitest.Mocks) {
+		checked := 0
+		for _, tg := range m.OfType(targetType) {
+			if !tg.Has("inputTransformer") {
+				continue
+			}
+			f := filledTemplate(t, tg)
+			if len(f.freeText) > 0 {
+				checked++
+			}
+			if !json.Valid([]byte(f.filled)) {
+				t.Errorf("target %s: the message is not JSON once EventBridge fills it, and Chatbot drops it:\n%s", tg.Name, f.filled)
+				continue
+			}
+			var message struct {
+				Version, Source string
+				Content         struct {
+					Title, Description string
+					NextSteps          []string
+				}
+			}
+			if err := json.Unmarshal([]byte(f.filled), &message); err != nil || message.Version != "1.0" || message.Source != "custom" {
+				t.Errorf("target %s: not a Chatbot custom notification (%v): %s", tg.Name, err, f.filled)
+				continue
+			}
+			for _, name := range f.freeText {
+				if !slices.Contains(message.Content.NextSteps, f.values[name]) {
+					t.Errorf("target %s: <%s> does not reach the message whole as a line of nextSteps: %s", tg.Name, name, f.filled)
+				}
+			}
+			text := message.Content.Title + " " + message.Content.Description
+			for name, value := range f.values {
+				if !slices.Contains(f.freeText, name) && !strings.Contains(text, value) {
+					t.Errorf("target %s: identifier <%s> is not in the title or description: %s", tg.Name, name, f.filled)
+				}
+			}
+		}
+		if loadedConfig(t, stack, v).Alerts.Enabled && checked < 3 {
+			t.Errorf("only %d targets tell free text", checked)
+		}
+	})
+}
+
+// subscriptionType is SNS's subscription resource.
+const subscriptionType = "aws:sns/topicSubscription:TopicSubscription"
+
+// replaceOrder records whether each subscription was registered delete-before-replace, which
+// pulumitest's Resource does not keep; the embedded mocks record the rest.
+type replaceOrder struct {
+	*pulumitest.Mocks
+	mu          sync.Mutex
+	deleteFirst map[string]bool
+}
+
+func (r *replaceOrder) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	if args.TypeToken == subscriptionType {
+		r.mu.Lock()
+		r.deleteFirst[args.Name] = args.RegisterRPC.GetDeleteBeforeReplace()
+		r.mu.Unlock()
+	}
+	return r.Mocks.NewResource(args)
+}
+
+// TestEmailSubscriptionsAreReplacedDeleteFirst (review R3): "By default, to minimize downtime,
+// Pulumi creates new instances of resources before deleting old ones" ("Resource option:
+// deleteBeforeReplace"). SNS answers Subscribe for an address already confirmed with that
+// subscription's ARN, so a replacement created first is the confirmed subscription itself, and the
+// old resource's delete then unsubscribes it while the state shows it subscribed. Every e-mail
+// subscription, to either topic, is registered with DeleteBeforeReplace; the option is read from the
+// registration itself (RegisterResourceRequest.deleteBeforeReplace), as the engine gets it.
+func TestEmailSubscriptionsAreReplacedDeleteFirst(t *testing.T) {
+	forEachVariantConfig(t, func(t *testing.T, stack, project string, v variant, cfg map[string]string) {
+		rec := &replaceOrder{Mocks: &pulumitest.Mocks{Project: project, Stack: stack, Exports: map[string]any{}}, deleteFirst: map[string]bool{}}
+		if err := pulumi.RunErr(program, pulumi.WithMocks(project, stack, rec), func(ri *pulumi.RunInfo) { ri.Config = cfg }); err != nil {
+			t.Fatalf("program failed: %v", err)
+		}
+		subs := rec.OfType(subscriptionType)
+		if c := loadedConfig(t, stack, v); c.Alerts.Enabled && len(c.Alerts.Emails) > 0 && len(subs) == 0 {
+			t.Fatal("addresses to alert but no subscription")
+		}
+		for _, s := range subs {
+			if !rec.deleteFirst[s.Name] {
+				t.Errorf("subscription %s (%s) is replaced create-first: the delete of the old one would unsubscribe the confirmed address", s.Name, s.Str("endpoint"))
+			}
 		}
 	})
 }
@@ -962,21 +1148,20 @@ func TestDatabaseRuleMatchesTheInstanceByArn(t *testing.T) {
 // countingAlarms are the alarms that count events, whose return to OK is not news.
 var countingAlarms = []string{"monitoring-unexpected-task-stops", "monitoring-job-dlq", "monitoring-cache-evictions"}
 
-// TestAlarmsNameTheStackAndRecoveriesAreToldOnlyAfterAnAlarm (review B8): CloudWatch mails an alarm
-// with its name in the subject, so every alarm is named "<project>/<stack>/<logical name>" within
-// PutMetricAlarm's 255 characters. "When this operation creates an alarm, the alarm state is
+// TestAlarmsNameTheStackAndRecoveriesAreToldOnlyAfterAnAlarm (review B8, R2): CloudWatch mails an
+// alarm with its name in the subject, so every alarm is named "<project>/<stack>/<logical name>"
+// within PutMetricAlarm's 255 characters. "When this operation creates an alarm, the alarm state is
 // immediately set to INSUFFICIENT_DATA" and OKActions run "when this alarm transitions to the OK
 // state from any other state" (PutMetricAlarm), so OK actions would send an OK for every alarm a
 // deploy creates; no alarm has one, and a rule tells ALARM-to-OK of the alarms on lasting
-// conditions (every alarm but the ones that count events).
+// conditions: every alarm named under the stack's prefix ("prefix" on detail.alarmName) but the
+// ones that count events ("anything-but" their ARNs in resources), "Content filtering in Amazon
+// EventBridge event patterns". TestEveryEventPatternFitsTheQuotaWithALongStackName measures it.
 func TestAlarmsNameTheStackAndRecoveriesAreToldOnlyAfterAnAlarm(t *testing.T) {
 	forEachVariant(t, func(t *testing.T, stack string, v variant, m *pulumitest.Mocks) {
 		prefix := infra.AlarmNamePrefix("ecs-api", stack)
-		var lasting []string
+		var counting []string
 		seen := map[string]bool{}
-		// As AWS writes the ARNs the rule lists (the mocks' carry the logical name): they must fit
-		// EventBridge's pattern quota too.
-		patternLength := 200
 		for _, a := range m.OfType(alarmType) {
 			name := a.Str("name")
 			if !strings.HasPrefix(name, prefix) || len(name) > infra.MaxAlarmName || seen[name] {
@@ -986,13 +1171,9 @@ func TestAlarmsNameTheStackAndRecoveriesAreToldOnlyAfterAnAlarm(t *testing.T) {
 			if a.Len("okActions") != 0 {
 				t.Errorf("alarm %s has OK actions", a.Name)
 			}
-			if !slices.Contains(countingAlarms, a.Name) {
-				lasting = append(lasting, a.Out("arn"))
-				patternLength += len(`"arn:aws:cloudwatch:` + pulumitest.Region + `:` + pulumitest.Account + `:alarm:` + name + `",`)
+			if slices.Contains(countingAlarms, a.Name) {
+				counting = append(counting, a.Out("arn"))
 			}
-		}
-		if patternLength > infra.MaxEventPatternLength {
-			t.Errorf("the recovery rule's pattern would have about %d characters with real ARNs", patternLength)
 		}
 		rule := m.Named(ruleType, "monitoring-alarm-recovered")
 		if !loadedConfig(t, stack, v).Alerts.Enabled {
@@ -1006,8 +1187,9 @@ func TestAlarmsNameTheStackAndRecoveriesAreToldOnlyAfterAnAlarm(t *testing.T) {
 		}
 		var pattern struct {
 			Source    []string
-			Resources []string
+			Resources []map[string][]string
 			Detail    struct {
+				AlarmName            []map[string]string
 				PreviousState, State struct{ Value []string }
 			}
 		}
@@ -1018,10 +1200,57 @@ func TestAlarmsNameTheStackAndRecoveriesAreToldOnlyAfterAnAlarm(t *testing.T) {
 			!slices.Equal(pattern.Detail.State.Value, []string{"OK"}) {
 			t.Errorf("recovery rule matches %s, want ALARM to OK only", rule.Str("eventPattern"))
 		}
-		if strings.Join(sorted(pattern.Resources), ",") != strings.Join(sorted(lasting), ",") {
-			t.Errorf("recoveries told for %v, want the alarms on lasting conditions %v", pattern.Resources, lasting)
+		if len(pattern.Detail.AlarmName) != 1 || len(pattern.Detail.AlarmName[0]) != 1 || pattern.Detail.AlarmName[0]["prefix"] != prefix {
+			t.Errorf("recovery rule matches alarm names %v, want those under %q", pattern.Detail.AlarmName, prefix)
+		}
+		if len(pattern.Resources) != 1 || len(pattern.Resources[0]) != 1 ||
+			strings.Join(pattern.Resources[0]["anything-but"], ",") != strings.Join(sorted(counting), ",") {
+			t.Errorf("recovery rule leaves out %v, want exactly the alarms that count events %v", pattern.Resources, sorted(counting))
 		}
 	})
+}
+
+// TestEveryEventPatternFitsTheQuotaWithALongStackName (review R2): PutRule refuses an event pattern
+// over 2048 characters (the default "Event pattern size" quota, infra.MaxEventPatternLength), and
+// the recovery rule once listed every alarm's ARN, whose real form carries the stack's name
+// (arn:aws:cloudwatch:<region>:<account>:alarm:<project>/<stack>/<logical name>), past the quota
+// from a stack name of about 60 characters. The config sets no limit on the stack's name, so the
+// program runs as a stack of 70 with every part on (spot, warm pool, worker, cache, database, alerts,
+// jobs), and every rule's pattern, with each alarm's ARN as AWS writes it (the mocks' carry the
+// logical name), must fit.
+func TestEveryEventPatternFitsTheQuotaWithALongStackName(t *testing.T) {
+	stack := "prod-" + strings.Repeat("eu-central", 6) + "-blue"
+	if len(stack) != 70 {
+		t.Fatalf("stack name of %d characters", len(stack))
+	}
+	var everything variant
+	for _, v := range variants("m6i.large") {
+		if v.name == "everything" {
+			everything = v
+		}
+	}
+	// Pulumi.prod.yaml has the database and a job; the variant adds the rest.
+	project, cfg := variantConfig(t, "prod", everything)
+	m, err := pulumitest.Run(project, stack, cfg, program)
+	if err != nil {
+		t.Fatalf("program failed: %v", err)
+	}
+	realArns := map[string]string{}
+	for _, a := range m.OfType(alarmType) {
+		realArns[`"`+a.Out("arn")+`"`] = `"arn:aws:cloudwatch:` + pulumitest.Region + `:` + pulumitest.Account + `:alarm:` + a.Str("name") + `"`
+	}
+	if len(realArns) < 15 || m.Named(ruleType, "monitoring-alarm-recovered") == nil || m.Named(ruleType, "monitoring-nightly-cleanup-run-failed") == nil {
+		t.Fatalf("%d alarms: not every part of the stack is on", len(realArns))
+	}
+	for _, r := range m.OfType(ruleType) {
+		pattern := r.Str("eventPattern")
+		for mock, real := range realArns {
+			pattern = strings.ReplaceAll(pattern, mock, real)
+		}
+		if n := len(pattern); n > infra.MaxEventPatternLength {
+			t.Errorf("rule %s: event pattern of %d characters as AWS gets it, over EventBridge's %d: %s", r.Name, n, infra.MaxEventPatternLength, pattern)
+		}
+	}
 }
 
 // TestAlarmsDoNotFireOnNoise (review B9):

@@ -191,7 +191,14 @@ func subscribeEmails(ctx *pulumi.Context, prefix, topicLabel string, topicArn pu
 		// when the list is unchanged, where a new subscription would get the confirmed one's ARN
 		// back from SNS and deleting the old resource would unsubscribe it.
 		previous := pulumi.Aliases([]pulumi.Alias{{Name: pulumi.String(fmt.Sprintf("%s-email-%d", prefix, i))}})
-		sub, err := sns.NewTopicSubscription(ctx, EmailSubscriptionName(prefix, email), args, parent, previous)
+		// Whatever still replaces a subscription (an alias that does not apply, a change of topic or
+		// filter scope) deletes the old one first. Pulumi creates the replacement first by default;
+		// Subscribe to an endpoint that is already confirmed returns that subscription's ARN, so the
+		// old resource's delete would then unsubscribe the address the new one stands for, and the
+		// state would show it subscribed. Deleted first, the address is subscribed anew and shows up
+		// in pendingConfirmations until someone confirms it again.
+		sub, err := sns.NewTopicSubscription(ctx, EmailSubscriptionName(prefix, email), args, parent, previous,
+			pulumi.DeleteBeforeReplace(true))
 		if err != nil {
 			return nil, fmt.Errorf("subscription %s: %w", email, err)
 		}

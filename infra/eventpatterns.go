@@ -178,21 +178,32 @@ func RotationFailurePattern(secretArn string) string {
 	})
 }
 
-// AlarmRecoveredPattern matches the alarms, by their ARNs in resources, returning to OK from ALARM.
+// AlarmRecoveredPattern matches the stack's alarms returning to OK from ALARM: every alarm whose
+// name starts with namePrefix (AlarmNamePrefix, "<project>/<stack>/", whose closing "/" keeps a
+// stack named prod-eu out of prod's rule), except the alarms whose ARNs are excluded (those that
+// count events). By name prefix, not by listing the alarms' ARNs: the pattern then keeps its size
+// however many alarms the stack has and however long its name ("Prefix matching" and "Anything-but
+// matching", "Content filtering in Amazon EventBridge event patterns"); listed ARNs passed the
+// 2048-character quota once the stack's name reached about 60 characters. The two conditions are
+// on two fields, which EventBridge ANDs; an alarm event's resources holds the alarm's one ARN.
 // CloudWatch sends every state change to EventBridge and guarantees their delivery ("Alarm events
 // and EventBridge"); a new alarm goes from INSUFFICIENT_DATA to OK, which previousState ALARM
 // leaves out, where an OK action would notify on it ("When this operation creates an alarm, the
 // alarm state is immediately set to INSUFFICIENT_DATA", PutMetricAlarm).
-func AlarmRecoveredPattern(alarmArns []string) string {
-	return mustPattern(map[string]any{
+func AlarmRecoveredPattern(namePrefix string, excludedArns []string) string {
+	p := map[string]any{
 		"source":      []string{"aws.cloudwatch"},
 		"detail-type": []string{"CloudWatch Alarm State Change"},
-		"resources":   slices.Sorted(slices.Values(alarmArns)),
 		"detail": map[string]any{
+			"alarmName":     []any{map[string]string{"prefix": namePrefix}},
 			"previousState": map[string]any{"value": []string{"ALARM"}},
 			"state":         map[string]any{"value": []string{"OK"}},
 		},
-	})
+	}
+	if len(excludedArns) > 0 {
+		p["resources"] = []any{map[string]any{"anything-but": slices.Sorted(slices.Values(excludedArns))}}
+	}
+	return mustPattern(p)
 }
 
 // CacheAlertEvents are the ElastiCache notifications that need a person: a failover, a node being

@@ -74,7 +74,7 @@ type MonitoringArgs struct {
 	// RotationReconcileStateMachineArn is the periodic check that redeploys the services still on a
 	// password older than the secret; a failed run leaves the stale window unbounded.
 	RotationReconcileStateMachineArn pulumi.StringInput
-	Database                *MonitoredDatabase
+	Database                         *MonitoredDatabase
 	// CacheNodes are the cache's member clusters (a set: only ever used whole).
 	CacheNodes pulumi.StringArrayInput
 
@@ -146,8 +146,9 @@ type watcher struct {
 	parent pulumi.ResourceOrInvokeOption
 	// stack is "<project>/<stack>", the first words of every message.
 	stack string
-	// recoverable are the ARNs of the alarms whose return to OK is told (see alarms).
-	recoverable []pulumi.StringOutput
+	// counting are the ARNs of the alarms that count events, whose return to OK is not told (see
+	// alarms).
+	counting []pulumi.StringOutput
 }
 
 // alarm creates one alarm, named for the stack, that notifies the destinations when it fires. It
@@ -206,8 +207,8 @@ func (w *watcher) alarms() (pulumi.StringArray, error) {
 		args.EvaluationPeriods = pulumi.Int(evaluations)
 		arn, err := w.alarm(suffix, description, args)
 		arns = append(arns, arn)
-		if recoverable {
-			w.recoverable = append(w.recoverable, arn)
+		if !recoverable {
+			w.counting = append(w.counting, arn)
 		}
 		return err
 	}
@@ -350,7 +351,8 @@ func (w *watcher) rules() error {
 		map[string]string{"service": "$.resources[0]", "reason": "$.detail.reason", "deployment": "$.detail.deploymentId"},
 		alertMessage{
 			Title:       "ECS deployment <deployment> of <service> failed",
-			Description: fmt.Sprintf("<reason>. With rollback the service returns to its last working deployment. Why the new tasks stopped: ECS console (%s/ecs/v2) › the service › Deployments, and Tasks › Stopped; their output is in the app's log group.", console),
+			Description: fmt.Sprintf("ECS's reason is below; it says whether the deployment rolls back, and with rollback the service returns to its last working deployment. Why the new tasks stopped: ECS console (%s/ecs/v2) › the service › Deployments, and Tasks › Stopped; their output is in the app's log group.", console),
+			Details:     []string{"reason"},
 		}); err != nil {
 		return err
 	}
@@ -406,7 +408,8 @@ func (w *watcher) jobRules(job string, j *MonitoredJobs) error {
 		map[string]string{"exitCode": "$.detail.containers[0].exitCode", "reason": "$.detail.stoppedReason", "stopCode": "$.detail.stopCode", "task": "$.detail.taskArn"},
 		alertMessage{
 			Title:       fmt.Sprintf("A task of the %s job exited with code <exitCode>", job),
-			Description: fmt.Sprintf("<stopCode>: <reason>. Task <task>. Its output is in the app's log group under the stream prefix job-%s. %s", job, retries),
+			Description: fmt.Sprintf("Task <task> stopped with <stopCode>; ECS's stopped reason is below. Its output is in the app's log group under the stream prefix job-%s. %s", job, retries),
+			Details:     []string{"reason"},
 		}); err != nil {
 		return err
 	}
@@ -414,7 +417,8 @@ func (w *watcher) jobRules(job string, j *MonitoredJobs) error {
 		map[string]string{"reason": "$.detail.stoppedReason", "task": "$.detail.taskArn"},
 		alertMessage{
 			Title:       fmt.Sprintf("A task of the %s job never started", job),
-			Description: fmt.Sprintf("<reason>. Task <task>. Its container did not run, so there is no exit code and no output: the reason names what failed (the image pull, a secret, placement on an instance). %s", retries),
+			Description: fmt.Sprintf("Task <task>. Its container did not run, so there is no exit code and no output: ECS's stopped reason, below, names what failed (the image pull, a secret, placement on an instance). %s", retries),
+			Details:     []string{"reason"},
 		}); err != nil {
 		return err
 	}
@@ -437,7 +441,8 @@ func (w *watcher) databaseRules(d *MonitoredDatabase) error {
 		map[string]string{"db": "$.detail.SourceIdentifier", "message": "$.detail.Message", "category": "$.detail.EventCategories[0]", "event": "$.detail.EventID"},
 		alertMessage{
 			Title:       "Database <db>: <category> event <event>",
-			Description: fmt.Sprintf("<message> RDS console (%s/rds/home?region=%s) › Databases › <db> › Logs & events.", console, a.Region),
+			Description: fmt.Sprintf("RDS's message is below. RDS console (%s/rds/home?region=%s) › Databases › <db> › Logs & events.", console, a.Region),
+			Details:     []string{"message"},
 		}); err != nil {
 		return err
 	}
@@ -452,17 +457,21 @@ func (w *watcher) databaseRules(d *MonitoredDatabase) error {
 		})
 }
 
-// recoveries tells when an alarm on a lasting condition is OK again after ALARM: the monitoring's
-// own and the deployment alarms (5xx rate, unhealthy targets, latency, all conditions).
+// recoveries tells when an alarm on a lasting condition is OK again after ALARM: every alarm of the
+// stack (the monitoring's own and the deployment alarms, all named under AlarmNamePrefix) but the
+// ones that count events.
 func (w *watcher) recoveries() error {
-	arns := append(pulumi.StringArray{}, w.args.DeploymentAlarms...)
-	for _, arn := range w.recoverable {
-		arns = append(arns, arn)
+	counting := pulumi.StringArray{}
+	for _, arn := range w.counting {
+		counting = append(counting, arn)
 	}
-	pattern := arns.ToStringArrayOutput().ApplyT(AlarmRecoveredPattern).(pulumi.StringOutput)
+	prefix := AlarmNamePrefix(w.ctx.Project(), w.ctx.Stack())
+	pattern := counting.ToStringArrayOutput().ApplyT(func(excluded []string) string {
+		return AlarmRecoveredPattern(prefix, excluded)
+	}).(pulumi.StringOutput)
 	return w.notify("alarm-recovered", "An alarm of the stack on a lasting condition is OK again", pattern,
 		map[string]string{"alarm": "$.detail.alarmName", "reason": "$.detail.state.reason"},
-		alertMessage{Title: "OK again: <alarm>", Description: "The alarm left ALARM: <reason>"})
+		alertMessage{Title: "OK again: <alarm>", Description: "The alarm left ALARM; CloudWatch's reason is below.", Details: []string{"reason"}})
 }
 
 // runFailed notifies when a run of the state machine does not succeed.
@@ -477,37 +486,113 @@ func (w *watcher) runFailed(suffix, description string, machine pulumi.StringOut
 		})
 }
 
-// alertMessage is what a rule tells: a title and a description, whose <name>s are the input paths.
-type alertMessage struct{ Title, Description string }
+// The input paths the rules read, in two kinds. EventBridge "doesn't escape values extracted by
+// Input Path, when populating the Input Template for a target" ("Common Issues with Transforming
+// Input", EventBridge User Guide): a value holding a '"' inside a JSON string of the template makes
+// the message invalid JSON, and Chatbot drops it. Identifiers (ARNs, ids, names AWS or the stack
+// chose, statuses, codes, times) hold none and may sit inside the title and description. Free text
+// (AWS's reasons and messages, which quote image names, ARNs or whatever a container printed) only
+// ever stands as a JSON value of its own, an element of content.nextSteps, where EventBridge inserts
+// the value as JSON, a string with its quotes ("Input transform examples": the template
+// {"instance" : <instance>, "state": [ 9, <state>, true ]} gives {"instance" : "i-0123456789",
+// "state": [9, "RUNNING", true]}). A rule that reads a path in neither list is refused, so a new
+// free-text path cannot slip into a string.
+var (
+	IdentifierEventPaths = []string{
+		"$.resources[0]", "$.time",
+		"$.detail.deploymentId",
+		"$.detail.taskArn", "$.detail.stopCode", "$.detail.containers[0].exitCode",
+		"$.detail.stateMachineArn", "$.detail.executionArn", "$.detail.status",
+		"$.detail.SourceIdentifier", "$.detail.EventCategories[0]", "$.detail.EventID",
+		"$.detail.eventName", "$.detail.additionalEventData.SecretId",
+		// The stack's own alarms only: the recovery rule matches names under AlarmNamePrefix.
+		"$.detail.alarmName",
+	}
+	FreeTextEventPaths = []string{
+		"$.detail.reason",        // ECS deployment state change
+		"$.detail.stoppedReason", // ECS task state change
+		"$.detail.Message",       // RDS event
+		"$.detail.state.reason",  // CloudWatch alarm state change
+	}
+)
+
+// alertMessage is what a rule tells: a title and a description, whose <name>s are identifier input
+// paths, and Details, the names of the free-text paths, each one line of content.nextSteps.
+type alertMessage struct {
+	Title, Description string
+	Details            []string
+}
 
 // chatbotNotification is an AWS Chatbot (Amazon Q Developer in chat applications) custom
 // notification: "custom notifications must use the following event format", version "1.0" and
-// source "custom" required ("Custom notifications using Amazon Q Developer in chat applications").
-// A Chatbot topic under alerts.topicArn shows it and forwards nothing else; e-mail shows the same
-// JSON object, title first. A template that is a JSON string would reach e-mail inside its quotes
-// (hashicorp/terraform-provider-aws#43253).
+// source "custom" required, content.nextSteps a list of strings ("Custom notifications using Amazon
+// Q Developer in chat applications"). A Chatbot topic under alerts.topicArn shows it and forwards
+// nothing else; e-mail gets the same JSON object as it is, title first. A template that is a JSON
+// string would reach e-mail inside its quotes (hashicorp/terraform-provider-aws#43253).
 type chatbotNotification struct {
 	Content struct {
-		Title       string `json:"title"`
-		Description string `json:"description"`
-		TextType    string `json:"textType"`
+		Title       string   `json:"title"`
+		Description string   `json:"description"`
+		NextSteps   []string `json:"nextSteps,omitempty"`
+		TextType    string   `json:"textType"`
 	} `json:"content"`
 	Source  string `json:"source"`
 	Version string `json:"version"`
 }
 
-// inputTemplate is the message as EventBridge's input template, the stack first in its title.
-func (w *watcher) inputTemplate(m alertMessage) (string, error) {
+// inputTemplate is the message as EventBridge's input template, the stack first in its title. The
+// identifiers' <name>s sit inside the title and description; each free-text <name> is an element of
+// nextSteps of its own, unquoted, for EventBridge to insert as a JSON string.
+func (w *watcher) inputTemplate(m alertMessage, paths map[string]string) (string, error) {
+	var errs []error
+	details := map[string]bool{}
+	for _, d := range m.Details {
+		details[d] = true
+		if !slices.Contains(FreeTextEventPaths, paths[d]) {
+			errs = append(errs, fmt.Errorf("detail <%s> is not a free-text input path (%q)", d, paths[d]))
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(paths)) {
+		path := paths[name]
+		switch {
+		case slices.Contains(FreeTextEventPaths, path):
+			if !details[name] {
+				errs = append(errs, fmt.Errorf("free-text input path %s (<%s>) is not a detail", path, name))
+			}
+			if strings.Contains(m.Title+m.Description, "<"+name+">") {
+				errs = append(errs, fmt.Errorf("free-text <%s> inside the title or description, where EventBridge does not escape it", name))
+			}
+		case !slices.Contains(IdentifierEventPaths, path):
+			errs = append(errs, fmt.Errorf("input path %s (<%s>) is neither an identifier nor free text (IdentifierEventPaths, FreeTextEventPaths)", path, name))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return "", err
+	}
 	n := chatbotNotification{Source: "custom", Version: "1.0"}
 	n.Content.Title = fmt.Sprintf("[%s] %s", w.stack, m.Title)
 	n.Content.Description = m.Description
 	n.Content.TextType = "client-markdown"
-	return literalJSON(n)
+	for _, d := range m.Details {
+		n.Content.NextSteps = append(n.Content.NextSteps, "<"+d+">")
+	}
+	template, err := literalJSON(n)
+	if err != nil {
+		return "", err
+	}
+	for _, d := range m.Details {
+		quoted := `"<` + d + `>"`
+		if strings.Count(template, quoted) != 1 {
+			return "", fmt.Errorf("detail <%s> appears %d times quoted in the template", d, strings.Count(template, quoted))
+		}
+		template = strings.Replace(template, quoted, "<"+d+">", 1)
+	}
+	return template, nil
 }
 
 // notify creates a rule and one target per destination, each turning the event into a message.
 func (w *watcher) notify(suffix, description string, pattern pulumi.StringInput, paths map[string]string, message alertMessage) error {
-	template, err := w.inputTemplate(message)
+	template, err := w.inputTemplate(message, paths)
 	if err != nil {
 		return fmt.Errorf("rule %s: template: %w", suffix, err)
 	}

@@ -2,6 +2,7 @@ package infra_test
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -11,7 +12,7 @@ import (
 // matches evaluates an EventBridge event pattern against an event, with the semantics of
 // "Amazon EventBridge event patterns": every key of the pattern must match; a list matches when the
 // event's value (or any element of an event list) equals one of its literals or meets one of its
-// filters (prefix, anything-but); a nested object matches nested fields, any element of an event
+// filters (prefix, anything-but of a value or a list); a nested object matches nested fields, any element of an event
 // list of objects; $or matches when any of its patterns does.
 func matches(pattern map[string]any, event any) bool {
 	if list, ok := event.([]any); ok {
@@ -72,8 +73,14 @@ func valueMatches(filters []any, got any) bool {
 					return true
 				}
 			}
-			if but, ok := f["anything-but"]; ok && got != nil && got != but {
-				return true
+			if but, ok := f["anything-but"]; ok && got != nil {
+				excluded, isList := but.([]any)
+				if !isList {
+					excluded = []any{but}
+				}
+				if !slices.Contains(excluded, got) {
+					return true
+				}
 			}
 		default:
 			if f == got {
@@ -226,8 +233,8 @@ func TestEventPatternFields(t *testing.T) {
 			`{"detail":{"EventCategories":["availability","failover","failure","low storage","maintenance"]},"detail-type":["RDS DB Instance Event"],"resources":["arn:aws:rds:us-east-1:123456789012:db:db"],"source":["aws.rds"]}`},
 		{infra.RotationFailurePattern("arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1-AbCdEf"),
 			`{"detail":{"additionalEventData":{"SecretId":["arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1-AbCdEf"]},"eventName":["RotationFailed","RotationAbandoned"],"eventSource":["secretsmanager.amazonaws.com"]},"detail-type":["AWS Service Event via CloudTrail","AWS API Call via CloudTrail"],"source":["aws.secretsmanager"]}`},
-		{infra.AlarmRecoveredPattern([]string{"arn:aws:cloudwatch:us-east-1:123456789012:alarm:p/s/b", "arn:aws:cloudwatch:us-east-1:123456789012:alarm:p/s/a"}),
-			`{"detail":{"previousState":{"value":["ALARM"]},"state":{"value":["OK"]}},"detail-type":["CloudWatch Alarm State Change"],"resources":["arn:aws:cloudwatch:us-east-1:123456789012:alarm:p/s/a","arn:aws:cloudwatch:us-east-1:123456789012:alarm:p/s/b"],"source":["aws.cloudwatch"]}`},
+		{infra.AlarmRecoveredPattern("p/s/", []string{"arn:aws:cloudwatch:us-east-1:123456789012:alarm:p/s/b", "arn:aws:cloudwatch:us-east-1:123456789012:alarm:p/s/a"}),
+			`{"detail":{"alarmName":[{"prefix":"p/s/"}],"previousState":{"value":["ALARM"]},"state":{"value":["OK"]}},"detail-type":["CloudWatch Alarm State Change"],"resources":[{"anything-but":["arn:aws:cloudwatch:us-east-1:123456789012:alarm:p/s/a","arn:aws:cloudwatch:us-east-1:123456789012:alarm:p/s/b"]}],"source":["aws.cloudwatch"]}`},
 	} {
 		if tc.pattern != tc.want {
 			t.Errorf("pattern\n%s\nwant\n%s", tc.pattern, tc.want)
@@ -352,14 +359,22 @@ func TestRotationFailuresOfTheSecretMatch(t *testing.T) {
 	}
 }
 
-// TestRecoveryIsToldOnlyAfterAnAlarm (review B8): an alarm is created in INSUFFICIENT_DATA
+// TestRecoveryIsToldOnlyAfterAnAlarm (review B8, R2): an alarm is created in INSUFFICIENT_DATA
 // ("When this operation creates an alarm, the alarm state is immediately set to INSUFFICIENT_DATA",
 // PutMetricAlarm) and OK actions run "when this alarm transitions to the OK state from any other
-// state"; the recovery rule matches ALARM to OK only, of the alarms it names ("Alarm events and
-// EventBridge", CloudWatch User Guide, for the event's shape).
+// state"; the recovery rule matches ALARM to OK only ("Alarm events and EventBridge", CloudWatch User
+// Guide, for the event's shape: the alarm's ARN in resources, its name in detail.alarmName). It
+// matches the stack's alarms by name prefix ("You can use prefix matching for string values",
+// "Content filtering in Amazon EventBridge event patterns"), the prefix's closing "/" keeping a stack
+// named prod-eu out of prod's rule, and leaves out the alarms that count events by their ARNs
+// ("You can use anything-but matching with strings and numeric values, including lists that contain
+// only strings").
 func TestRecoveryIsToldOnlyAfterAnAlarm(t *testing.T) {
 	const arn = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:"
-	pattern := decode(t, infra.AlarmRecoveredPattern([]string{arn + "ecs-api/prod/monitoring-db-cpu"}))
+	prefix := infra.AlarmNamePrefix("ecs-api", "prod")
+	pattern := decode(t, infra.AlarmRecoveredPattern(prefix, []string{
+		arn + "ecs-api/prod/monitoring-unexpected-task-stops", arn + "ecs-api/prod/monitoring-job-dlq",
+	}))
 	event := func(name, from, to string) map[string]any {
 		b, _ := json.Marshal(map[string]any{"source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change",
 			"resources": []string{arn + name},
@@ -374,9 +389,13 @@ func TestRecoveryIsToldOnlyAfterAnAlarm(t *testing.T) {
 		whatIsIt string
 	}{
 		{"recovered", event("ecs-api/prod/monitoring-db-cpu", "ALARM", "OK"), true, "a real recovery"},
+		{"a deployment alarm recovered", event("ecs-api/prod/app-5xx-rate", "ALARM", "OK"), true, "the AppService's alarm, named under the same prefix"},
 		{"created", event("ecs-api/prod/monitoring-db-cpu", "INSUFFICIENT_DATA", "OK"), false, "the alarm's creation"},
 		{"fired", event("ecs-api/prod/monitoring-db-cpu", "OK", "ALARM"), false, "the alarm firing (its action tells)"},
-		{"another alarm", event("ecs-api/prod-eu/monitoring-db-cpu", "ALARM", "OK"), false, "another stack's alarm"},
+		{"another stack's alarm", event("ecs-api/prod-eu/monitoring-db-cpu", "ALARM", "OK"), false, "a stack whose name starts with this one's"},
+		{"another project's alarm", event("other/prod/monitoring-db-cpu", "ALARM", "OK"), false, "another project's stack of the same name"},
+		{"an alarm that counts", event("ecs-api/prod/monitoring-unexpected-task-stops", "ALARM", "OK"), false, "its OK only means the window passed"},
+		{"another alarm that counts", event("ecs-api/prod/monitoring-job-dlq", "ALARM", "OK"), false, "its OK only means the window passed"},
 	} {
 		if got := matches(pattern, tc.event); got != tc.want {
 			t.Errorf("%s (%s): matched %v, want %v", tc.name, tc.whatIsIt, got, tc.want)

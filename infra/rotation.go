@@ -329,7 +329,9 @@ const (
 // seconds, as ECS and Secrets Manager send them on the wire (boto3#2845), which NumericLessThanPath
 // compares. The Choices take either, when both dates have it, and fail the run as
 // ErrReconcileDatesUnreadable on anything else: a silent "nothing to do" would leave the bound
-// unenforced without anyone knowing.
+// unenforced without anyone knowing. Two numbers are compared only when both are epoch seconds
+// (between EpochSecondsMin and EpochSecondsMax): a deployment's date in milliseconds is a thousand
+// times larger than any date in seconds, so every service would look current.
 func ReconcileDefinition(partition, secretArn, clusterArn string, services []string) (string, error) {
 	if len(services) == 0 {
 		return "", fmt.Errorf("reconcile: no service")
@@ -353,7 +355,7 @@ func ReconcileDefinition(partition, secretArn, clusterArn string, services []str
 		ReconcileUnreadableState: aslState{
 			Type:  "Fail",
 			Error: ErrReconcileDatesUnreadable,
-			Cause: "The secret's LastChangedDate or a service's PRIMARY deployment CreatedAt is missing, or they are not two timestamps or two numbers",
+			Cause: "The secret's LastChangedDate or a service's PRIMARY deployment CreatedAt is missing, or they are not two timestamps or two numbers of epoch seconds",
 		},
 	}
 	for i, svc := range services {
@@ -394,8 +396,11 @@ func ReconcileDefinition(partition, secretArn, clusterArn string, services []str
 		}
 		states[asNumbers] = reconcileChoice{
 			Type:    "Choice",
-			Comment: "Redeploy when the PRIMARY deployment was created before the secret last changed",
-			Choices: []map[string]any{{"Variable": primaryCreatedPath, "NumericLessThanPath": secretChangedPath, "Next": redeploy}},
+			Comment: "Redeploy when the PRIMARY deployment was created before the secret last changed, both dates in epoch seconds",
+			Choices: []map[string]any{
+				{"Or": notEpochSeconds(), "Next": ReconcileUnreadableState},
+				{"Variable": primaryCreatedPath, "NumericLessThanPath": secretChangedPath, "Next": redeploy},
+			},
 			Default: next,
 		}
 		states[redeploy] = reconcileTask{
@@ -425,6 +430,26 @@ func bothAre(test string) []map[string]any {
 		{"Variable": secretChangedPath, test: true},
 		{"Variable": primaryCreatedPath, test: true},
 	}
+}
+
+// EpochSecondsMin and EpochSecondsMax bound a date the reconcile reads as epoch seconds: 2001-09-09
+// and the year 5138. Any date of the stack's life in seconds lies between; in milliseconds (about
+// 1.7e12 today) or microseconds it does not, nor does a date in seconds misread as milliseconds.
+const (
+	EpochSecondsMin = 1_000_000_000
+	EpochSecondsMax = 100_000_000_000
+)
+
+// notEpochSeconds are the Choice Rules of which one holds when the secret's change or the
+// deployment's creation, both numbers, is not a date in epoch seconds.
+func notEpochSeconds() []map[string]any {
+	var rules []map[string]any
+	for _, p := range []string{secretChangedPath, primaryCreatedPath} {
+		rules = append(rules,
+			map[string]any{"Variable": p, "NumericLessThanEquals": EpochSecondsMin},
+			map[string]any{"Variable": p, "NumericGreaterThanEquals": EpochSecondsMax})
+	}
+	return rules
 }
 
 // redeployPolicy lets the state machine update exactly these services and nothing else.

@@ -257,7 +257,8 @@ func reconcileTimestamp(v any) (time.Time, bool) {
 // over nested rules, Variable with IsPresent, IsTimestamp, IsNumeric, and the Path comparisons
 // ("the value of variable can be compared with another value from the state input by appending Path
 // to name of supported comparison operators", "Choice" in the Step Functions guide). A rule at the
-// top carries Next; a nested one must not. A comparison of a missing Variable is the run's error in
+// top carries Next; a nested one must not. Numeric comparisons with a literal number
+// (NumericLessThan, NumericGreaterThanEquals...) compare the Variable with it. A comparison of a missing Variable is the run's error in
 // Step Functions, so it fails the test; so does a comparison of values not of its type, which the
 // reconcile promises never to make.
 func reconcileRule(t *testing.T, rule map[string]any, data any, top bool) bool {
@@ -321,6 +322,14 @@ func reconcileRule(t *testing.T, rule map[string]any, data any, top bool) bool {
 				t.Fatalf("rule %v: compares %v with %v as timestamps", rule, v, other)
 			}
 			return a.Before(b)
+		case "NumericLessThan", "NumericLessThanEquals", "NumericGreaterThan", "NumericGreaterThanEquals":
+			a, okA := v.(float64)
+			b, okB := want.(float64)
+			if !present || !okA || !okB {
+				t.Fatalf("rule %v: compares %v with %v as numbers", rule, v, want)
+			}
+			return map[string]bool{"NumericLessThan": a < b, "NumericLessThanEquals": a <= b,
+				"NumericGreaterThan": a > b, "NumericGreaterThanEquals": a >= b}[op]
 		default:
 			t.Fatalf("rule %v: the evaluator does not know %s", rule, op)
 		}
@@ -337,7 +346,10 @@ func reconcileRule(t *testing.T, rule map[string]any, data any, top bool) bool {
 // alone, a tie included (every task of that deployment started after the change). The dates come as RFC
 // 3339 strings with Z or as epoch seconds (boto3#2845 shows ECS's wire form), the two forms the SDK
 // integration may give a Timestamp member; anything else fails the run as DatesUnreadable instead of
-// passing for "nothing to do".
+// passing for "nothing to do". Two numbers are compared only as epoch seconds (review R4): with the
+// secret's change in seconds and a deployment's creation in milliseconds, a thousand times larger,
+// the comparison would find every service current, so a number outside infra.EpochSecondsMin and
+// infra.EpochSecondsMax fails the run as DatesUnreadable too.
 func TestReconcileRedeploysExactlyTheServicesOlderThanTheSecret(t *testing.T) {
 	const (
 		changed = "2025-06-01T03:00:00.250Z"
@@ -367,6 +379,10 @@ func TestReconcileRedeploysExactlyTheServicesOlderThanTheSecret(t *testing.T) {
 		{"epoch seconds, one older", epoch(changed), epoch(after), epoch(before), []string{rotationWorker}, "Succeeded"},
 		{"epoch seconds, both newer", epoch(changed), epoch(after), epoch(later), nil, "Succeeded"},
 		{"a string and a number", changed, epoch(before), after, nil, infra.ErrReconcileDatesUnreadable},
+		{"the change in seconds, a deployment in milliseconds", 1748746800.0, 1748606400000.0, epoch(after), nil, infra.ErrReconcileDatesUnreadable},
+		{"the change in milliseconds, a deployment in seconds", 1748746800000.0, 1748606400.0, epoch(after), nil, infra.ErrReconcileDatesUnreadable},
+		{"both in milliseconds", 1748746800000.0, 1748606400000.0, 1748746900000.0, nil, infra.ErrReconcileDatesUnreadable},
+		{"the epoch's first seconds", 1748746800.0, 0.0, epoch(after), nil, infra.ErrReconcileDatesUnreadable},
 		{"a date that is not RFC 3339", "Sun Jun 01 03:00:00 UTC 2025", before, after, nil, infra.ErrReconcileDatesUnreadable},
 		{"a lowercase t", changed, "2025-06-01t03:00:00Z", after, nil, infra.ErrReconcileDatesUnreadable},
 		{"no PRIMARY deployment", changed, nil, after, nil, infra.ErrReconcileDatesUnreadable},
