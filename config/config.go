@@ -389,11 +389,26 @@ func (c *Config) Validate() error {
 
 	// Load balancer.
 	lb := c.LoadBalancer
-	if lb.CertificateArn != "" && !certificateArn.MatchString(lb.CertificateArn) {
+	switch {
+	case lb.CertificateArn == "":
+	case !certificateArn.MatchString(lb.CertificateArn):
 		fail("certificateArn", "must be an ACM certificate ARN like arn:aws:acm:<region>:<account>:certificate/<id> (got %q)", lb.CertificateArn)
+	default:
+		// "Certificates in ACM are regional resources" (ACM, Supported Regions): a certificate of
+		// another region fails only at CreateListener, after the load balancer exists.
+		validateSameRegion(c, "certificateArn", lb.CertificateArn, "an ACM certificate",
+			"a load balancer uses only certificates of its own region; request or import the certificate there", fail)
 	}
-	if lb.WebACLArn != "" && !webACLArn.MatchString(lb.WebACLArn) {
+	switch {
+	case lb.WebACLArn == "":
+	case !webACLArn.MatchString(lb.WebACLArn):
 		fail("webAclArn", "must be a regional WAFv2 web ACL ARN like arn:aws:wafv2:<region>:<account>:regional/webacl/<name>/<id> (got %q)", lb.WebACLArn)
+	default:
+		// "The web ACL ... must be located in the Region where the associated resource is located"
+		// (AWS WAF, Resources that you can protect): otherwise AssociateWebACL fails after the
+		// load balancer exists.
+		validateSameRegion(c, "webAclArn", lb.WebACLArn, "a regional web ACL",
+			"a web ACL protects only resources of its own region; create one there", fail)
 	}
 	between("idleTimeout", lb.IdleTimeout, 1, 4000)
 	between("deregistrationDelay", lb.DeregistrationDelay, 0, 3600)
@@ -512,13 +527,35 @@ func validateCIDR(cidr string, azCount int, fail func(string, string, ...any)) {
 		return
 	}
 	// awsx's Auto strategy gives each AZ an equal power-of-two slice and splits it into a public
-	// and a private subnet; AWS's smallest subnet is a /28.
+	// and a private subnet (subnetDistributorNew.ts: azBitmask + newBits(2)). The load balancer's
+	// nodes take their addresses from the public subnets, and AWS asks for "a CIDR block with at
+	// least a /27 bitmask ... and at least 8 free IP addresses" in each ("Subnets for your load
+	// balancer", ALB User Guide): a /28 has 11 usable addresses, before the NAT's.
 	azBits := 0
 	for 1<<azBits < azCount {
 		azBits++
 	}
-	if subnetBits := prefix.Bits() + azBits + 1; subnetBits > 28 {
-		fail("vpcCidr", "is too small for azCount %d: subnets would be /%d, smaller than AWS's /28 minimum (got %q)", azCount, subnetBits, cidr)
+	if subnetBits := prefix.Bits() + azBits + 1; subnetBits > MaxLoadBalancerSubnetBits {
+		fail("vpcCidr", "is too small for azCount %d: the public subnets would be /%d, and each load balancer subnet needs at least a /%d with 8 free addresses; use a /%d or larger block, or fewer AZs (got %q)",
+			azCount, subnetBits, MaxLoadBalancerSubnetBits, MaxLoadBalancerSubnetBits-azBits-1, cidr)
+	}
+}
+
+// MaxLoadBalancerSubnetBits is the smallest subnet AWS asks for under a load balancer: a /27.
+const MaxLoadBalancerSubnetBits = 27
+
+// validateSameRegion refuses an ARN of another region or partition than the stack's. A regional
+// resource of another region passes the ARN's format and every mock, and fails only when AWS is
+// asked to use it, after the load balancer exists.
+func validateSameRegion(c *Config, key, arn, what, why string, fail func(string, string, ...any)) {
+	if c.Region == "" {
+		return // reported as aws:region
+	}
+	switch partition, region := arnField(arn, 1), arnField(arn, 3); {
+	case region != c.Region:
+		fail(key, "is %s in region %s, but stack %s deploys to %s: %s (got %q)", what, region, c.Stack, c.Region, why, arn)
+	case partition != c.Partition():
+		fail(key, "is %s of partition %s, but stack %s deploys to %s, in %s (got %q)", what, partition, c.Stack, c.Region, c.Partition(), arn)
 	}
 }
 

@@ -265,7 +265,9 @@ func TestConfigAcceptsGoodInput(t *testing.T) {
 		{name: "redis 7 without failover", overrides: map[string]string{"cache": `{"enabled":true,"engine":"redis","engineVersion":"7.1","replicas":0,"automaticFailover":false}`}},
 		{name: "non-root user", overrides: map[string]string{"containerUser": "1000:1000"}},
 		{name: "a reasoned waiver", overrides: map[string]string{"policyWaivers": `{"ELB.1":"no domain yet, HTTPS comes with it"}`}},
-		{name: "six AZs in a /24", overrides: map[string]string{"azCount": "6", "vpcCidr": "10.0.0.0/24"}},
+		{name: "six AZs in a /23", overrides: map[string]string{"azCount": "6", "vpcCidr": "10.0.0.0/23"}},
+		{name: "two AZs in a /25", overrides: map[string]string{"azCount": "2", "vpcCidr": "10.0.0.0/25"}},
+		{name: "web ACL of the stack's region", overrides: map[string]string{"webAclArn": "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/api/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stack := tc.stack
@@ -395,5 +397,83 @@ func TestDatabaseConnectionsThreshold(t *testing.T) {
 	}
 	if _, ok := config.DatabaseMaxConnections("db.x2g.large"); ok {
 		t.Error("a class whose memory the program does not know got an estimate")
+	}
+}
+
+// TestLoadBalancerSubnetsAreAtLeastSlash27 (review A11): "To ensure that your load balancer can
+// scale properly, verify that each subnet for your load balancer has a CIDR block with at least a
+// /27 bitmask (for example, 10.0.0.0/27) and has at least 8 free IP addresses" ("Subnets for your
+// load balancer", ALB User Guide). awsx's Auto strategy halves each AZ's power-of-two slice into a
+// public and a private subnet (pulumi-awsx subnetDistributorNew.ts), so a /26 in two AZs gives /28
+// public subnets, which AWS itself would accept.
+func TestLoadBalancerSubnetsAreAtLeastSlash27(t *testing.T) {
+	for _, tc := range []struct {
+		cidr, azs string
+		public    string // "" when the layout is accepted
+	}{
+		{cidr: "10.0.0.0/26", azs: "2", public: "/28"},
+		{cidr: "10.0.0.0/24", azs: "5", public: "/28"},
+		{cidr: "10.0.0.0/24", azs: "6", public: "/28"},
+		{cidr: "10.0.0.0/25", azs: "3", public: "/28"},
+		{cidr: "10.0.0.0/25", azs: "2"},
+		{cidr: "10.0.0.0/24", azs: "4"},
+		{cidr: "10.0.0.0/23", azs: "6"},
+	} {
+		t.Run(tc.cidr+" in "+tc.azs+" AZs", func(t *testing.T) {
+			_, m, err := loadConfig(t, "prod", map[string]string{"vpcCidr": tc.cidr, "azCount": tc.azs})
+			if tc.public == "" {
+				if err != nil {
+					t.Errorf("public subnets of /27 or larger refused: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("accepted public subnets of %s", tc.public)
+			}
+			msg := err.Error()
+			for _, want := range []string{"\nvpcCidr: ", `stack "prod"`, "public subnets would be " + tc.public, "/27"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("error does not say %q:\n%v", want, err)
+				}
+			}
+			if n := len(m.Resources()); n != 0 {
+				t.Errorf("%d resources registered before the refusal", n)
+			}
+		})
+	}
+}
+
+// TestCertificateAndWebACLAreInTheStacksRegion (review A12): "Certificates in ACM are regional
+// resources. To use a certificate with Elastic Load Balancing ... in more than one AWS region, you
+// must request or import a certificate for each region" (ACM User Guide, Supported Regions); "The
+// web ACL and any AWS WAF resources that it uses must be located in the Region where the associated
+// resource is located" (AWS WAF Developer Guide, Resources that you can protect). Either mistake
+// passes the ARN's format and fails only at CreateListener or AssociateWebACL, after the load
+// balancer exists; the stack's region here is us-east-1.
+func TestCertificateAndWebACLAreInTheStacksRegion(t *testing.T) {
+	const (
+		id  = "0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"
+		acl = "regional/webacl/api/" + id
+	)
+	for _, tc := range []struct {
+		name, key, arn, want string
+	}{
+		{name: "certificate in another region", key: "certificateArn", arn: "arn:aws:acm:eu-west-1:123456789012:certificate/" + id, want: "in region eu-west-1, but stack dev deploys to us-east-1"},
+		{name: "web ACL in another region", key: "webAclArn", arn: "arn:aws:wafv2:eu-west-1:123456789012:" + acl, want: "in region eu-west-1, but stack dev deploys to us-east-1"},
+		{name: "certificate of another partition", key: "certificateArn", arn: "arn:aws-us-gov:acm:us-east-1:123456789012:certificate/" + id, want: "partition aws-us-gov"},
+		{name: "web ACL of another partition", key: "webAclArn", arn: "arn:aws-cn:wafv2:us-east-1:123456789012:" + acl, want: "partition aws-cn"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, m, err := loadConfig(t, "dev", map[string]string{tc.key: tc.arn})
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if msg := err.Error(); !strings.Contains(msg, "\n"+tc.key+": ") || !strings.Contains(msg, tc.want) || !strings.Contains(msg, `stack "dev"`) {
+				t.Errorf("error does not name %s, the stack and %q:\n%v", tc.key, tc.want, err)
+			}
+			if n := len(m.Resources()); n != 0 {
+				t.Errorf("%d resources registered before the refusal", n)
+			}
+		})
 	}
 }

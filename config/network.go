@@ -26,8 +26,9 @@ type NetworkSettings struct {
 	PrivateSubnetIDs []string `json:"privateSubnetIds"`
 	// FlowLogs on an existing VPC (a created one always has them): off unless asked, it is not ours.
 	FlowLogs bool `json:"flowLogs"`
-	// Endpoints are interface VPC endpoints, by service (ecr.api, logs...); an S3 gateway endpoint is
-	// always created.
+	// Endpoints are the interface VPC endpoints the tasks and instances use, by service (ecr.api,
+	// logs...), besides an S3 gateway endpoint for image layers. In an existing VPC, those the VPC has
+	// already are used as they are and only the missing ones are created (checked at deploy time).
 	Endpoints []string `json:"endpoints"`
 	// NatInstanceType is the NAT instance's type (natGateways: Instance), t4g.nano by default.
 	NatInstanceType string `json:"natInstanceType"`
@@ -132,8 +133,9 @@ func validateNetwork(c *Config, fail func(string, string, ...any)) {
 		if !vpcID.MatchString(s.VpcID) {
 			fail("network.vpcId", "must be a VPC id like vpc-0123456789abcdef0 (got %q)", s.VpcID)
 		}
-		// natGateways does not apply: the stack changes no route of a VPC it does not own; the VPC's
-		// own NAT, or the endpoints, serve the private subnets (checked at deploy time).
+		// natGateways does not apply: the stack adds no way out to a VPC it does not own; the VPC's
+		// own NAT, firewall, transit gateway or VPN, or the endpoints (the VPC's and the stack's),
+		// serve the private subnets (checked at deploy time, where AWS answers).
 		ids := map[string]string{}
 		for _, list := range []struct {
 			key string

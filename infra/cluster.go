@@ -51,8 +51,10 @@ type EcsClusterArgs struct {
 	VpcID                       pulumi.StringInput
 	PrivateSubnetIDs            pulumi.StringArrayInput
 	LoadBalancerSecurityGroupID pulumi.StringInput
-	// EndpointSecurityGroupID guards the VPC's interface endpoints: the instances' group is admitted
-	// to it on 443. Nil without interface endpoints.
+	// EndpointSecurityGroupID guards the VPC's interface endpoints.
+	//
+	// Deprecated: the Network admits its whole VPC to its endpoints (their private DNS serves all of
+	// it, review A2), the instances included; the cluster adds no rule of its own. Ignored.
 	EndpointSecurityGroupID pulumi.StringInput
 	// Egress is what the instances need before they start: the VPC endpoints, the NAT instances.
 	Egress    []pulumi.Resource
@@ -98,7 +100,7 @@ func NewEcsCluster(ctx *pulumi.Context, name string, args *EcsClusterArgs, opts 
 		return nil, fmt.Errorf("ecs cluster %s: cluster: %w", name, err)
 	}
 
-	sg, reachEndpoints, err := c.securityGroup(ctx, name, args, parent)
+	sg, err := c.securityGroup(ctx, name, args, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +128,7 @@ func NewEcsCluster(ctx *pulumi.Context, name string, args *EcsClusterArgs, opts 
 	}
 	// Instances start once their role may register and pull, and their way out (NAT instances,
 	// endpoints and the endpoints' rule admitting them) exists: the agent gives up otherwise.
-	afterPolicies := pulumi.DependsOn(append(append(instancePolicies, args.Egress...), reachEndpoints...))
+	afterPolicies := pulumi.DependsOn(append(instancePolicies, args.Egress...))
 	profile, err := iam.NewInstanceProfile(ctx, name+"-instance-profile", &iam.InstanceProfileArgs{
 		Role: role.Name,
 	}, parent)
@@ -386,16 +388,15 @@ func warmPool(cfg config.WarmPoolConfig) *autoscaling.GroupWarmPoolArgs {
 }
 
 // securityGroup creates the instances' group and both rules between it and the load balancer's
-// group: here is the one place both ids are known.
-// securityGroup is the instances' group and its rules; with interface endpoints, also the rule that
-// admits the instances to the endpoints' group, which the instances wait for.
-func (c *EcsCluster) securityGroup(ctx *pulumi.Context, name string, args *EcsClusterArgs, parent pulumi.ResourceOption) (*ec2.SecurityGroup, []pulumi.Resource, error) {
+// group: here is the one place both ids are known. The interface endpoints admit the instances
+// through the Network's rule for the whole VPC, which the instances wait for as part of its Egress.
+func (c *EcsCluster) securityGroup(ctx *pulumi.Context, name string, args *EcsClusterArgs, parent pulumi.ResourceOption) (*ec2.SecurityGroup, error) {
 	sg, err := ec2.NewSecurityGroup(ctx, name+"-instances-sg", &ec2.SecurityGroupArgs{
 		VpcId:       args.VpcID,
 		Description: pulumi.String("ECS container instances: task ports from the load balancer only"),
 	}, parent)
 	if err != nil {
-		return nil, nil, fmt.Errorf("ecs cluster %s: instance security group: %w", name, err)
+		return nil, fmt.Errorf("ecs cluster %s: instance security group: %w", name, err)
 	}
 	if _, err := vpc.NewSecurityGroupIngressRule(ctx, name+"-instances-from-alb", &vpc.SecurityGroupIngressRuleArgs{
 		SecurityGroupId:           sg.ID(),
@@ -405,7 +406,7 @@ func (c *EcsCluster) securityGroup(ctx *pulumi.Context, name string, args *EcsCl
 		FromPort:                  pulumi.Int(DynamicPortFrom),
 		ToPort:                    pulumi.Int(DynamicPortTo),
 	}, parent); err != nil {
-		return nil, nil, fmt.Errorf("ecs cluster %s: ingress from load balancer: %w", name, err)
+		return nil, fmt.Errorf("ecs cluster %s: ingress from load balancer: %w", name, err)
 	}
 	if _, err := vpc.NewSecurityGroupEgressRule(ctx, name+"-alb-to-instances", &vpc.SecurityGroupEgressRuleArgs{
 		SecurityGroupId:           args.LoadBalancerSecurityGroupID,
@@ -415,7 +416,7 @@ func (c *EcsCluster) securityGroup(ctx *pulumi.Context, name string, args *EcsCl
 		FromPort:                  pulumi.Int(DynamicPortFrom),
 		ToPort:                    pulumi.Int(DynamicPortTo),
 	}, parent); err != nil {
-		return nil, nil, fmt.Errorf("ecs cluster %s: egress from load balancer: %w", name, err)
+		return nil, fmt.Errorf("ecs cluster %s: egress from load balancer: %w", name, err)
 	}
 	// Instances reach ECR, ECS, CloudWatch and SSM through NAT or the VPC's endpoints.
 	if _, err := vpc.NewSecurityGroupEgressRule(ctx, name+"-instances-egress", &vpc.SecurityGroupEgressRuleArgs{
@@ -424,23 +425,9 @@ func (c *EcsCluster) securityGroup(ctx *pulumi.Context, name string, args *EcsCl
 		CidrIpv4:        pulumi.String("0.0.0.0/0"),
 		IpProtocol:      pulumi.String("-1"),
 	}, parent); err != nil {
-		return nil, nil, fmt.Errorf("ecs cluster %s: instance egress: %w", name, err)
+		return nil, fmt.Errorf("ecs cluster %s: instance egress: %w", name, err)
 	}
-	if args.EndpointSecurityGroupID == nil {
-		return sg, nil, nil
-	}
-	rule, err := vpc.NewSecurityGroupIngressRule(ctx, name+"-endpoints-from-instances", &vpc.SecurityGroupIngressRuleArgs{
-		SecurityGroupId:           args.EndpointSecurityGroupID,
-		Description:               pulumi.String("HTTPS to the VPC endpoints from the ECS instances"),
-		ReferencedSecurityGroupId: sg.ID(),
-		IpProtocol:                pulumi.String("tcp"),
-		FromPort:                  pulumi.Int(443),
-		ToPort:                    pulumi.Int(443),
-	}, parent)
-	if err != nil {
-		return nil, nil, fmt.Errorf("ecs cluster %s: endpoints ingress: %w", name, err)
-	}
-	return sg, []pulumi.Resource{rule}, nil
+	return sg, nil
 }
 
 // imdsV2Only requires IMDSv2 session tokens (Security Hub EC2.8) with one hop: the host reaches IMDS,

@@ -41,13 +41,18 @@ func issuedCertificate(ctx *pulumi.Context, name string, d config.DomainConfig, 
 			}
 			return acm.CertificateDomainValidationOption{}, fmt.Errorf("ACM gave no validation record for %s", host)
 		}).(acm.CertificateDomainValidationOptionOutput)
-		record, err := route53.NewRecord(ctx, fmt.Sprintf("%s-cert-validation-%d", name, i), &route53.RecordArgs{
-			ZoneId:  pulumi.String(zoneID),
-			Name:    option.ResourceRecordName().Elem(),
-			Type:    option.ResourceRecordType().Elem(),
-			Records: pulumi.StringArray{option.ResourceRecordValue().Elem()},
-			Ttl:     pulumi.Int(60),
-		}, parent)
+		// ACM gives every certificate of this account the same record for a name, in any region
+		// (hashicorp/terraform-provider-aws#13653), so the record may be in the zone already, for
+		// another stack's certificate: overwrite it (the value is the same), and leave it in the
+		// zone when this stack lets go of it, since the other certificate renews through it too.
+		record, err := route53.NewRecord(ctx, ValidationRecordName(name, host), &route53.RecordArgs{
+			ZoneId:         pulumi.String(zoneID),
+			Name:           option.ResourceRecordName().Elem(),
+			Type:           option.ResourceRecordType().Elem(),
+			Records:        pulumi.StringArray{option.ResourceRecordValue().Elem()},
+			Ttl:            pulumi.Int(60),
+			AllowOverwrite: pulumi.Bool(true),
+		}, parent, formerlyAt(name+"-cert-validation", i), pulumi.RetainOnDelete(true))
 		if err != nil {
 			return nil, pulumi.StringOutput{}, fmt.Errorf("validation record for %s: %w", host, err)
 		}
@@ -85,10 +90,17 @@ func hostedZone(ctx *pulumi.Context, d config.DomainConfig, opts ...pulumi.Invok
 	return zone.ZoneId, nil
 }
 
-// aliasRecords point each name at the load balancer (A; the load balancer is IPv4 only).
-func aliasRecords(ctx *pulumi.Context, name string, d config.DomainConfig, zoneID string, alb *lb.LoadBalancer, parent pulumi.ResourceOption) error {
+// aliasRecords point each name at the load balancer (A; the load balancer is IPv4 only), once the
+// HTTPS listener serves: a name never resolves to a load balancer that refuses its https:// URL.
+// Unlike validation records they never overwrite: an A record already at the name is someone
+// else's site, and CREATE fails rather than take it over.
+func aliasRecords(ctx *pulumi.Context, name string, d config.DomainConfig, zoneID string, alb *lb.LoadBalancer, https *lb.Listener,
+	parent pulumi.ResourceOption) error {
+	// The engine's ordering is what matters here, not any input: the records take nothing from the
+	// listener.
+	afterHTTPS := pulumi.DependsOn([]pulumi.Resource{https})
 	for i, host := range d.Names() {
-		if _, err := route53.NewRecord(ctx, fmt.Sprintf("%s-alias-%d", name, i), &route53.RecordArgs{
+		if _, err := route53.NewRecord(ctx, AliasRecordName(name, host), &route53.RecordArgs{
 			ZoneId: pulumi.String(zoneID),
 			Name:   pulumi.String(host),
 			Type:   pulumi.String("A"),
@@ -97,9 +109,32 @@ func aliasRecords(ctx *pulumi.Context, name string, d config.DomainConfig, zoneI
 				ZoneId:               alb.ZoneId,
 				EvaluateTargetHealth: pulumi.Bool(true),
 			}},
-		}, parent); err != nil {
+		}, parent, formerlyAt(name+"-alias", i), afterHTTPS); err != nil {
 			return fmt.Errorf("alias record for %s: %w", host, err)
 		}
 	}
 	return nil
+}
+
+// ValidationRecordName and AliasRecordName name a host's two records by the host itself, so that
+// removing or reordering names renames no other record (a renamed record is a new one, and its
+// CREATE meets the old one, still in the zone). Validation admits only lowercase letters, digits,
+// hyphens and dots, each name once, so the host is already a unique, stable part of a logical
+// name; folding its dots into hyphens would not be (a-b.c.example.com and a.b-c.example.com).
+func ValidationRecordName(prefix, host string) string { return prefix + "-cert-validation-" + host }
+
+// AliasRecordName: see ValidationRecordName.
+func AliasRecordName(prefix, host string) string { return prefix + "-alias-" + host }
+
+// formerlyAt adopts the record a stack made before records were named by host, when it was named
+// by its position in the names. The alias is right only when the names are in the same order as at
+// the last deploy under that scheme: an alias then finds the same host's record, and the update
+// changes nothing in the zone. Had the list changed in the same deploy, the alias would find
+// another host's record, whose name change forces a replacement, and that replacement's CREATE
+// meets the record still in the zone. So the upgrade deploy keeps the names as they were (README,
+// "Your own domain over HTTPS"). After it, the state holds every record under its host's name, the
+// engine looks for an alias only when a name is missing from the state, and no position-named
+// record is left to find.
+func formerlyAt(prefix string, position int) pulumi.ResourceOption {
+	return pulumi.Aliases([]pulumi.Alias{{Name: pulumi.Sprintf("%s-%d", prefix, position)}})
 }

@@ -1,7 +1,9 @@
 package infra
 
 import (
+	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lb"
@@ -170,35 +172,12 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args *LoadBalancerArgs, o
 		TargetGroupArn: tg.Arn,
 	}}
 	httpActions := forward
-	if https {
-		httpActions = lb.ListenerDefaultActionArray{&lb.ListenerDefaultActionArgs{
-			Type: pulumi.String("redirect"),
-			Redirect: &lb.ListenerDefaultActionRedirectArgs{
-				Protocol:   pulumi.String("HTTPS"),
-				Port:       pulumi.String("443"),
-				StatusCode: pulumi.String("HTTP_301"),
-			},
-		}}
-	}
-	httpListener, err := lb.NewListener(ctx, name+"-http", &lb.ListenerArgs{
-		LoadBalancerArn: alb.Arn,
-		Port:            pulumi.Int(80),
-		Protocol:        pulumi.String("HTTP"),
-		DefaultActions:  httpActions,
-	}, parent)
-	if err != nil {
-		return nil, fmt.Errorf("load balancer %s: http listener: %w", name, err)
-	}
-	l.Listeners = []pulumi.Resource{httpListener}
 	scheme := "http"
 	if https {
 		certificateArn := pulumi.String(cfg.CertificateArn).ToStringOutput()
 		hstsMaxAge := config.DefaultHSTSMaxAge
 		if d := args.Domain; d.Enabled() {
 			if _, certificateArn, err = issuedCertificate(ctx, name, d, zoneID, parent); err != nil {
-				return nil, fmt.Errorf("load balancer %s: %w", name, err)
-			}
-			if err := aliasRecords(ctx, name, d, zoneID, alb, parent); err != nil {
 				return nil, fmt.Errorf("load balancer %s: %w", name, err)
 			}
 			hstsMaxAge = d.HSTSMaxAge
@@ -217,9 +196,25 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args *LoadBalancerArgs, o
 		if err != nil {
 			return nil, fmt.Errorf("load balancer %s: https listener: %w", name, err)
 		}
+		if d := args.Domain; d.Enabled() {
+			if err := aliasRecords(ctx, name, d, zoneID, alb, httpsListener, parent); err != nil {
+				return nil, fmt.Errorf("load balancer %s: %w", name, err)
+			}
+		}
 		l.Listeners = append(l.Listeners, httpsListener)
+		httpActions = redirectToHTTPS(httpsListener)
 		scheme = "https"
 	}
+	httpListener, err := lb.NewListener(ctx, name+"-http", &lb.ListenerArgs{
+		LoadBalancerArn: alb.Arn,
+		Port:            pulumi.Int(80),
+		Protocol:        pulumi.String("HTTP"),
+		DefaultActions:  httpActions,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("load balancer %s: http listener: %w", name, err)
+	}
+	l.Listeners = append(l.Listeners, httpListener)
 
 	l.SecurityGroupID = sg.ID()
 	l.TargetGroupArn = tg.Arn
@@ -239,4 +234,27 @@ func NewLoadBalancer(ctx *pulumi.Context, name string, args *LoadBalancerArgs, o
 		"url":                  l.URL,
 		"certificateArn":       l.CertificateArn,
 	})
+}
+
+// redirectToHTTPS is port 80's action once HTTPS is on: a permanent redirect to the HTTPS listener's
+// port (host, path and query kept), read from that listener. Reading it is what orders the two: the
+// engine registers port 80's listener, or switches a running one from forwarding to redirecting,
+// only once the HTTPS listener exists. Turning the domain on therefore never sends plain-HTTP
+// clients to a port nothing listens on while ACM validates (up to CertificateValidationTimeout),
+// and if the certificate never validates, port 80 keeps forwarding.
+func redirectToHTTPS(https *lb.Listener) lb.ListenerDefaultActionArray {
+	port := https.Port.ApplyT(func(p *int) (string, error) {
+		if p == nil {
+			return "", errors.New("the HTTPS listener has no port")
+		}
+		return strconv.Itoa(*p), nil
+	}).(pulumi.StringOutput)
+	return lb.ListenerDefaultActionArray{&lb.ListenerDefaultActionArgs{
+		Type: pulumi.String("redirect"),
+		Redirect: &lb.ListenerDefaultActionRedirectArgs{
+			Protocol:   pulumi.String("HTTPS"),
+			Port:       port,
+			StatusCode: pulumi.String("HTTP_301"),
+		},
+	}}
 }

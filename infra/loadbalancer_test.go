@@ -208,7 +208,8 @@ func TestAccessLogsGoToAPrivateEncryptedBucketOfTheStack(t *testing.T) {
 		for k, v := range st.Principal {
 			principals[st.Effect+" "+k] = v
 		}
-		if st.Effect == "Allow" && (len(st.Action) != 1 || st.Action[0] != "s3:PutObject" || !strings.HasSuffix(st.Resource[0], "/alb/AWSLogs/*")) {
+		if st.Effect == "Allow" && (len(st.Action) != 1 || st.Action[0] != "s3:PutObject" || len(st.Resource) != 1 ||
+			st.Resource[0] != bucket.Out("arn")+"/alb/AWSLogs/"+pulumitest.Account+"/*") {
 			t.Errorf("log delivery may %v on %v", st.Action, st.Resource)
 		}
 	}
@@ -350,5 +351,176 @@ func TestDomainOutsideItsZoneFailsBeforeAnythingIsCreated(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "api.other.org is not in the hosted zone example.com") || !strings.Contains(err.Error(), "could never validate") {
 		t.Errorf("error %v, want the name, the zone and why", err)
+	}
+}
+
+// accessLogPolicy is the access-log bucket policy of a load balancer built with overrides, as sent,
+// and the bucket's ARN.
+func accessLogPolicy(t *testing.T, overrides map[string]string) (infra.PolicyDocument, string) {
+	t.Helper()
+	m := buildLoadBalancer(t, overrides)
+	var doc infra.PolicyDocument
+	if err := one(t, m, "aws:s3/bucketPolicy:BucketPolicy").JSON("policy", &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc, one(t, m, "aws:s3/bucketV2:BucketV2").Out("arn")
+}
+
+// TestAccessLogsAdmitOnlyThisAccountsLoadBalancers (review A13): ELB writes to
+// bucket/prefix/AWSLogs/<the load balancer's account>/..., and AWS's policy names that account in
+// the resource: "Always include the account ID of the account with the load balancer in the resource
+// path of the S3 bucket ARN. This ensures that only load balancers from the specified account can
+// write access logs to the S3 bucket" ("Enable access logs for your Application Load Balancer", ALB
+// User Guide, step 2). With AWSLogs/* any account's load balancer could log into this stack's bucket.
+func TestAccessLogsAdmitOnlyThisAccountsLoadBalancers(t *testing.T) {
+	doc, bucket := accessLogPolicy(t, nil)
+	allows := 0
+	for _, st := range doc.Statement {
+		if st.Effect != "Allow" {
+			continue
+		}
+		allows++
+		if want := bucket + "/" + infra.AccessLogPrefix + "/AWSLogs/" + pulumitest.Account + "/*"; len(st.Resource) != 1 || st.Resource[0] != want {
+			t.Errorf("%s admits %v, want only %s", st.Sid, st.Resource, want)
+		}
+		if len(st.Action) != 1 || st.Action[0] != "s3:PutObject" {
+			t.Errorf("%s allows %v, want only s3:PutObject", st.Sid, st.Action)
+		}
+	}
+	if allows == 0 {
+		t.Fatal("the bucket policy admits no log delivery")
+	}
+}
+
+// TestAccessLogDeliveryResolvesInEveryRegionAWSLists (review A9): "Enable access logs for your
+// Application Load Balancer" (ALB User Guide) gives the logdelivery.elasticloadbalancing.amazonaws.com
+// policy for every region and lists the ELB account of each region that supports the legacy policy,
+// Jakarta among them ("Asia Pacific (Jakarta) – 589379963580"); "Regions that are not in this list do
+// not support the legacy policy". Every listed region gets its account as well as the service
+// principal; regions opened since (Hyderabad, Melbourne, Spain, Zurich, UAE, Tel Aviv, Calgary,
+// Malaysia, Thailand, Mexico, Taipei) get the service principal only.
+func TestAccessLogDeliveryResolvesInEveryRegionAWSLists(t *testing.T) {
+	// The guide's list, in its order.
+	listed := []struct{ region, account string }{
+		{"us-east-1", "127311923021"},      // US East (N. Virginia)
+		{"us-east-2", "033677994240"},      // US East (Ohio)
+		{"us-west-1", "027434742980"},      // US West (N. California)
+		{"us-west-2", "797873946194"},      // US West (Oregon)
+		{"af-south-1", "098369216593"},     // Africa (Cape Town)
+		{"ap-east-1", "754344448648"},      // Asia Pacific (Hong Kong)
+		{"ap-southeast-3", "589379963580"}, // Asia Pacific (Jakarta)
+		{"ap-south-1", "718504428378"},     // Asia Pacific (Mumbai)
+		{"ap-northeast-3", "383597477331"}, // Asia Pacific (Osaka)
+		{"ap-northeast-2", "600734575887"}, // Asia Pacific (Seoul)
+		{"ap-southeast-1", "114774131450"}, // Asia Pacific (Singapore)
+		{"ap-southeast-2", "783225319266"}, // Asia Pacific (Sydney)
+		{"ap-northeast-1", "582318560864"}, // Asia Pacific (Tokyo)
+		{"ca-central-1", "985666609251"},   // Canada (Central)
+		{"eu-central-1", "054676820928"},   // Europe (Frankfurt)
+		{"eu-west-1", "156460612806"},      // Europe (Ireland)
+		{"eu-west-2", "652711504416"},      // Europe (London)
+		{"eu-south-1", "635631232127"},     // Europe (Milan)
+		{"eu-west-3", "009996457667"},      // Europe (Paris)
+		{"eu-north-1", "897822967062"},     // Europe (Stockholm)
+		{"me-south-1", "076674570225"},     // Middle East (Bahrain)
+		{"sa-east-1", "507241528517"},      // South America (São Paulo)
+		{"us-gov-east-1", "190560391635"},  // AWS GovCloud (US-East)
+		{"us-gov-west-1", "048591011584"},  // AWS GovCloud (US-West)
+	}
+	later := []string{"ap-south-2", "ap-southeast-4", "eu-south-2", "eu-central-2", "me-central-1", "il-central-1",
+		"ca-west-1", "ap-southeast-5", "ap-southeast-7", "mx-central-1", "ap-east-2"}
+	principals := func(t *testing.T, region string) (service bool, accounts []string) {
+		doc, _ := accessLogPolicy(t, map[string]string{"aws:region": region})
+		for _, st := range doc.Statement {
+			if st.Effect != "Allow" {
+				continue
+			}
+			if st.Principal["Service"] == "logdelivery.elasticloadbalancing.amazonaws.com" {
+				service = true
+			}
+			if a, ok := st.Principal["AWS"]; ok {
+				accounts = append(accounts, a)
+			}
+		}
+		return service, accounts
+	}
+	for _, r := range listed {
+		t.Run(r.region, func(t *testing.T) {
+			partition := "aws"
+			if strings.HasPrefix(r.region, "us-gov-") {
+				partition = "aws-us-gov"
+			}
+			service, accounts := principals(t, r.region)
+			if want := "arn:" + partition + ":iam::" + r.account + ":root"; len(accounts) != 1 || accounts[0] != want || !service {
+				t.Errorf("log delivery admitted as service principal %v and accounts %v, want the service principal and %s", service, accounts, want)
+			}
+		})
+	}
+	for _, region := range later {
+		t.Run(region, func(t *testing.T) {
+			if service, accounts := principals(t, region); !service || len(accounts) != 0 {
+				t.Errorf("log delivery admitted as service principal %v and accounts %v, want the service principal only", service, accounts)
+			}
+		})
+	}
+}
+
+// TestPort80RedirectsOnlyOnceHTTPSServes (review A4): a listener is created or changed when the
+// engine has every input of it, and the redirect's port is the HTTPS listener's own output. So when
+// HTTPS is turned on (domain or certificateArn), port 80 goes on forwarding until the HTTPS listener
+// exists, which with a domain is after ACM issues the certificate (up to
+// CertificateValidationTimeout), and it never redirects at all if validation fails; likewise the
+// names point at the load balancer only once it serves HTTPS. The mocks record the dependencies the
+// engine orders by.
+func TestPort80RedirectsOnlyOnceHTTPSServes(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		overrides map[string]string
+	}{
+		{"domain", map[string]string{"domain": testDomain}},
+		{"certificateArn", map[string]string{"certificateArn": testCertificate}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := buildLoadBalancer(t, tc.overrides)
+			https, http := named(t, m, listenerType, "web-https"), named(t, m, listenerType, "web-http")
+			if !http.DependsOn(https) {
+				t.Errorf("port 80 switches to redirecting without waiting for the HTTPS listener (depends on %v)", http.Dependencies)
+			}
+			if got := http.Str("defaultActions.0.redirect.port"); got != "443" || https.Num("port") != 443 {
+				t.Errorf("redirect to port %q, HTTPS listener on %v", got, https.Num("port"))
+			}
+			if tc.name == "domain" && !https.DependsOn(one(t, m, validationType)) {
+				t.Error("the HTTPS listener does not wait for the certificate's validation")
+			}
+			for _, r := range m.OfType(recordType) {
+				if r.Str("type") == "A" && !r.DependsOn(https) {
+					t.Errorf("%s points at the load balancer before it serves HTTPS", r.Str("name"))
+				}
+			}
+		})
+	}
+}
+
+// TestDomainRecordsAreNamedByHostAndOnlyValidationRecordsOverwrite (review A3): ACM gives every
+// certificate of an account the same validation record for a name, in any region
+// (hashicorp/terraform-provider-aws#13653), so a second stack or region finds it in the zone and a
+// plain CREATE fails with "Tried to create resource record set ... but it already exists"
+// (hashicorp/terraform-provider-aws#7918); allowOverwrite makes the CREATE an UPSERT of the same
+// value. An alias A record never overwrites: a record at the name is another site. Each record is
+// named by its host, so it is the same resource whatever the names' order.
+func TestDomainRecordsAreNamedByHostAndOnlyValidationRecordsOverwrite(t *testing.T) {
+	m := buildLoadBalancer(t, map[string]string{"domain": testDomain})
+	for _, host := range []string{"api.example.com", "www.example.com"} {
+		validation := named(t, m, recordType, infra.ValidationRecordName("web", host))
+		if validation.Str("name") != "_x1."+host+"." || !validation.Bool("allowOverwrite") {
+			t.Errorf("%s: validation record for %q, allowOverwrite %v", host, validation.Str("name"), validation.Bool("allowOverwrite"))
+		}
+		alias := named(t, m, recordType, infra.AliasRecordName("web", host))
+		if alias.Str("name") != host || alias.Bool("allowOverwrite") {
+			t.Errorf("%s: alias record for %q, allowOverwrite %v", host, alias.Str("name"), alias.Bool("allowOverwrite"))
+		}
+	}
+	if infra.AliasRecordName("web", "a-b.c.example.com") == infra.AliasRecordName("web", "a.b-c.example.com") {
+		t.Error("two hosts share a record name")
 	}
 }

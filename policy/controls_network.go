@@ -149,10 +149,15 @@ var networkControls = []Control{
 	},
 	{
 		ID: "APP.NET.1", Title: "Instance, database and cache groups admit only named security groups", Severity: High,
-		Satisfied: "every rule into a non-load-balancer group references a security group (NAT instances: APP.NET.2)",
+		Satisfied: "every rule into a non-load-balancer group references a security group (NAT instances: APP.NET.2; interface endpoints admit the VPC on 443)",
 		Check: func(s *Stack, report Reporter) {
-			lbGroups, natGroups := loadBalancerGroups(s), natSecurityGroups(s)
+			lbGroups, natGroups, endpointGroups := loadBalancerGroups(s), natSecurityGroups(s), endpointSecurityGroups(s)
 			for _, in := range ingressRules(s) {
+				// An interface endpoint's private DNS answers for the whole VPC, so its group admits
+				// the VPC's addresses on 443 (the VPC User Guide's setup), never the internet.
+				if endpointGroups[in.group] && in.from == 443 && in.to == 443 && !in.internet() {
+					continue
+				}
 				if !lbGroups[in.group] && !natGroups[in.group] && (len(in.sources) > 0 || in.fromSG == "") {
 					report(in.res, in.property, "admits %v into %q instead of a named security group", in.sources, in.group)
 				}
@@ -185,4 +190,15 @@ var networkControls = []Control{
 			}
 		},
 	},
+}
+
+// endpointSecurityGroups are the groups of the stack's interface endpoints.
+func endpointSecurityGroups(s *Stack) map[string]bool {
+	out := map[string]bool{}
+	for _, ep := range s.OfType("aws:ec2/vpcEndpoint:VpcEndpoint") {
+		for _, sg := range ep.Strs("securityGroupIds") {
+			out[sg] = true
+		}
+	}
+	return out
 }

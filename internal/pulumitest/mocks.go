@@ -115,6 +115,9 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			"id":        resource.NewStringProperty(Account),
 		}, nil
 	case "aws:ec2/getVpcEndpointService:getVpcEndpointService":
+		if _, byName := args.Args["service"]; !byName {
+			return endpointServiceByFilter(args.Args)
+		}
 		service := args.Args["service"].StringValue()
 		return resource.PropertyMap{
 			"serviceName": resource.NewStringProperty("com.amazonaws." + Region + "." + service),
@@ -123,10 +126,12 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	case "aws:ec2/getVpc:getVpc":
 		id := args.Args["id"].StringValue()
 		dns := id != NoDNSVpc
-		return resource.PropertyMap{
+		vpc := resource.PropertyMap{
 			"id": resource.NewStringProperty(id), "cidrBlock": resource.NewStringProperty("10.50.0.0/16"),
 			"enableDnsSupport": resource.NewBoolProperty(dns), "enableDnsHostnames": resource.NewBoolProperty(dns),
-		}, nil
+		}
+		vpcExtras(id, vpc)
+		return vpc, nil
 	case "aws:ec2/getSubnet:getSubnet":
 		id := args.Args["id"].StringValue()
 		sub, ok := ExistingSubnets[id]
@@ -139,6 +144,15 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		}, nil
 	case "aws:ec2/getRouteTable:getRouteTable":
 		return routeTable(args.Args)
+	case "aws:ec2/getRouteTables:getRouteTables":
+		return routeTables(args.Args), nil
+	case "aws:ec2/getPrefixList:getPrefixList":
+		return prefixList(args.Args)
+	case "aws:ec2/getVpcEndpoint:getVpcEndpoint":
+		return vpcEndpoint(args.Args)
+	case "aws:ec2/getNatGateway:getNatGateway", "aws:ec2/getInstance:getInstance",
+		"aws:ec2/getNetworkInterface:getNetworkInterface", "aws:ec2/getInternetGateway:getInternetGateway":
+		return routeTarget(args.Token, args.Args)
 	case "aws:route53/getZone:getZone":
 		// A zone found by name is that zone; one found by id is ZoneName (so tests pick the domain).
 		name := ZoneName
@@ -171,6 +185,17 @@ type ExistingSubnet struct {
 	Vpc string
 	// MainTable is set when the subnet has no route table of its own and uses the VPC's main one.
 	MainTable bool
+	// Route, when set, is where the subnet's table sends 0.0.0.0/0 instead, as the provider reports
+	// it: the route's key ("vpcEndpointId", "coreNetworkArn"...) and its target.
+	Route [2]string
+	// Propagated: 0.0.0.0/0 is propagated from a virtual private gateway, which the route table
+	// lookup leaves out (vpc_route_table_data_source.go skips EnableVgwRoutePropagation routes) and
+	// DescribeRouteTables' filters still see.
+	Propagated bool
+	// StaleRoute: besides a working 0.0.0.0/0, the table has a blackhole route to something gone.
+	StaleRoute bool
+	// LookupFails: reading the subnet's route table fails, for another reason than "no such table".
+	LookupFails bool
 }
 
 // ExistingSubnets are the subnets of the existing network, by id.
@@ -185,6 +210,38 @@ var ExistingSubnets = map[string]ExistingSubnet{
 	"subnet-2b00000000000000b": {AZ: Region + "b", NoRoute: true},
 	"subnet-3a00000000000000a": {AZ: Region + "a", Vpc: "vpc-0f0f0f0f0f0f0f0f0"},
 	"subnet-4d00000000000000d": {AZ: Region + "d"},
+
+	// Routes the existing-network check must classify (review A8): public subnets behind AWS Network
+	// Firewall, private ones out through Cloud WAN, a VPN's propagated route, a firewall endpoint; a
+	// NAT gateway that is gone, a table with a stale blackhole route, a peering connection, a
+	// detached internet gateway, a transit gateway behind a table with a blackhole route.
+	"subnet-5a00000000000000a": {AZ: Region + "a", Public: true, Route: [2]string{"vpcEndpointId", "vpce-0f1e00000000000a1"}},
+	"subnet-5b00000000000000b": {AZ: Region + "b", Public: true, Route: [2]string{"vpcEndpointId", "vpce-0f1e00000000000b1"}},
+	"subnet-6a00000000000000a": {AZ: Region + "a", Route: [2]string{"coreNetworkArn", CoreNetwork}},
+	"subnet-6b00000000000000b": {AZ: Region + "b", Propagated: true},
+	"subnet-7a00000000000000a": {AZ: Region + "a", Route: [2]string{"natGatewayId", GoneNatGateway}},
+	"subnet-7b00000000000000b": {AZ: Region + "b", StaleRoute: true},
+	"subnet-8a00000000000000a": {AZ: Region + "a", Route: [2]string{"vpcEndpointId", "vpce-0f1e00000000000a2"}},
+	"subnet-8b00000000000000b": {AZ: Region + "b", Route: [2]string{"vpcPeeringConnectionId", "pcx-0123456789abcdef0"}},
+	"subnet-9a00000000000000a": {AZ: Region + "a", Public: true, Route: [2]string{"gatewayId", GoneInternetGateway}},
+	"subnet-9b00000000000000b": {AZ: Region + "b", Route: [2]string{"transitGatewayId", "tgw-0123456789abcdef0"}, StaleRoute: true},
+	"subnet-1e00000000000000e": {AZ: Region + "a", LookupFails: true},
+
+	// EndpointsVpc: public subnets, private ones with a NAT route and without any.
+	"subnet-e0a0000000000000a": {AZ: Region + "a", Public: true, Vpc: EndpointsVpc},
+	"subnet-e0b0000000000000b": {AZ: Region + "b", Public: true, Vpc: EndpointsVpc},
+	"subnet-e1a0000000000000a": {AZ: Region + "a", Vpc: EndpointsVpc},
+	"subnet-e1b0000000000000b": {AZ: Region + "b", Vpc: EndpointsVpc},
+	"subnet-e2a0000000000000a": {AZ: Region + "a", NoRoute: true, Vpc: EndpointsVpc},
+	"subnet-e2b0000000000000b": {AZ: Region + "b", NoRoute: true, Vpc: EndpointsVpc},
+
+	// SharedVpc, the same layout.
+	"subnet-a0a0000000000000a": {AZ: Region + "a", Public: true, Vpc: SharedVpc},
+	"subnet-a0b0000000000000b": {AZ: Region + "b", Public: true, Vpc: SharedVpc},
+	"subnet-a1a0000000000000a": {AZ: Region + "a", Vpc: SharedVpc},
+	"subnet-a1b0000000000000b": {AZ: Region + "b", Vpc: SharedVpc},
+	"subnet-a2a0000000000000a": {AZ: Region + "a", NoRoute: true, Vpc: SharedVpc},
+	"subnet-a2b0000000000000b": {AZ: Region + "b", NoRoute: true, Vpc: SharedVpc},
 }
 
 func cmpOr(a, b string) string {
@@ -215,6 +272,12 @@ func routeTable(args resource.PropertyMap) (resource.PropertyMap, error) {
 		return resource.PropertyMap{"routeTableId": str(rt), "id": str(rt), "subnetId": str(id)}, nil
 	case sub.MainTable:
 		return nil, fmt.Errorf("no matching route table found for subnet %s", id)
+	case sub.LookupFails:
+		return nil, fmt.Errorf("reading EC2 VPC Route Table: RequestLimitExceeded: Request limit exceeded")
+	case sub.Route[0] != "":
+		return resource.PropertyMap{"routeTableId": str(rt), "id": str(rt), "routes": route(sub.Route[0], sub.Route[1])}, nil
+	case sub.Propagated:
+		return resource.PropertyMap{"routeTableId": str(rt), "id": str(rt), "routes": resource.NewArrayProperty(nil)}, nil
 	case sub.Public:
 		return resource.PropertyMap{"routeTableId": str(rt), "id": str(rt), "routes": route("gatewayId", "igw-0123456789abcdef0")}, nil
 	case sub.NoRoute:
@@ -405,4 +468,319 @@ func (m *Mocks) Named(typ, name string) *Resource {
 		}
 	}
 	return nil
+}
+
+// The existing VPCs besides ExistingVpc, and what their routes point at.
+const (
+	// EndpointsVpc has endpoints of its own (ExistingEndpoints) and a second CIDR block.
+	EndpointsVpc = "vpc-0e0e0e0e0e0e0e0e0"
+	// SharedVpc belongs to SharedVpcOwner, who shares its subnets with Account through RAM.
+	SharedVpc      = "vpc-05a5a5a5a5a5a5a5a"
+	SharedVpcOwner = "210987654321"
+	// S3PrefixList is the S3 prefix list (us-east-1's): S3 gateway endpoints route to it.
+	S3PrefixList = "pl-63a5400a"
+	// CoreNetwork is a Cloud WAN core network.
+	CoreNetwork = "arn:aws:networkmanager::123456789012:core-network/core-network-0123456789abcdef0"
+	// GoneNatGateway and GoneInternetGateway are deleted and detached: routes to them are blackholes.
+	GoneNatGateway      = "nat-0dead0000000000001"
+	GoneInternetGateway = "igw-0dead0000000000001"
+)
+
+// goneTargets are route targets that no longer work.
+var goneTargets = map[string]bool{GoneNatGateway: true, GoneInternetGateway: true}
+
+// vpcSecondaryCidrs are CIDR blocks associated with a VPC besides its primary one.
+var vpcSecondaryCidrs = map[string][]string{EndpointsVpc: {"100.64.0.0/16"}}
+
+// vpcExtras adds the owner and associated CIDR blocks of the VPCs that have them.
+func vpcExtras(id string, vpc resource.PropertyMap) {
+	if id == SharedVpc {
+		vpc["ownerId"] = resource.NewStringProperty(SharedVpcOwner)
+	}
+	if cidrs := vpcSecondaryCidrs[id]; len(cidrs) > 0 {
+		associations := []resource.PropertyValue{resource.NewObjectProperty(resource.PropertyMap{
+			"cidrBlock": vpc["cidrBlock"], "state": resource.NewStringProperty("associated"),
+		})}
+		for _, cidr := range cidrs {
+			associations = append(associations, resource.NewObjectProperty(resource.PropertyMap{
+				"cidrBlock": resource.NewStringProperty(cidr), "state": resource.NewStringProperty("associated"),
+			}))
+		}
+		vpc["cidrBlockAssociations"] = resource.NewArrayProperty(associations)
+	}
+}
+
+// ExistingEndpoint is a VPC endpoint the existing VPCs already have.
+type ExistingEndpoint struct {
+	ID, Vpc string
+	// Service as network.endpoints names it ("s3", "logs"), and its type: Gateway, Interface or
+	// GatewayLoadBalancer.
+	Service, Type string
+	PrivateDNS    bool
+	RouteTables   []string
+	Tags          map[string]string
+}
+
+// ServiceName is the endpoint's service name in the mocks' region.
+func (e ExistingEndpoint) ServiceName() string { return "com.amazonaws." + Region + "." + e.Service }
+
+// ExistingEndpoints are the endpoints of the existing VPCs: EndpointsVpc has an S3 gateway endpoint
+// on two of its private route tables; ecr.api, ecr.dkr and logs with private DNS; sts without; two
+// kms endpoints; an ecs endpoint the dev stack of this project created. ExistingVpc has the
+// Gateway Load Balancer endpoints of its firewalls.
+var ExistingEndpoints = []ExistingEndpoint{
+	{ID: "vpce-0e5300000000000a1", Vpc: EndpointsVpc, Service: "s3", Type: "Gateway", RouteTables: []string{"rtb-e1a0000000000000a", "rtb-e2a0000000000000a"}},
+	{ID: "vpce-0ec0000000000000a", Vpc: EndpointsVpc, Service: "ecr.api", Type: "Interface", PrivateDNS: true},
+	{ID: "vpce-0ec0000000000000d", Vpc: EndpointsVpc, Service: "ecr.dkr", Type: "Interface", PrivateDNS: true},
+	{ID: "vpce-0109000000000000a", Vpc: EndpointsVpc, Service: "logs", Type: "Interface", PrivateDNS: true},
+	{ID: "vpce-05e5000000000000a", Vpc: EndpointsVpc, Service: "sts", Type: "Interface"},
+	{ID: "vpce-0c5c000000000000a", Vpc: EndpointsVpc, Service: "kms", Type: "Interface", PrivateDNS: true},
+	{ID: "vpce-0c5c000000000000b", Vpc: EndpointsVpc, Service: "kms", Type: "Interface"},
+	{ID: "vpce-0ec5000000000000a", Vpc: EndpointsVpc, Service: "ecs", Type: "Interface", PrivateDNS: true,
+		Tags: map[string]string{"project": "ecs-api", "stack": "dev", "managed-by": "pulumi"}},
+	{ID: "vpce-0f1e00000000000a1", Vpc: ExistingVpc, Service: "vpce-svc-0firewall", Type: "GatewayLoadBalancer"},
+	{ID: "vpce-0f1e00000000000b1", Vpc: ExistingVpc, Service: "vpce-svc-0firewall", Type: "GatewayLoadBalancer"},
+	{ID: "vpce-0f1e00000000000a2", Vpc: ExistingVpc, Service: "vpce-svc-0firewall", Type: "GatewayLoadBalancer"},
+}
+
+// filterValues are an invoke's filters, by name.
+func filterValues(args resource.PropertyMap) map[string][]string {
+	out := map[string][]string{}
+	if v, ok := args["filters"]; ok && v.IsArray() {
+		for _, f := range v.ArrayValue() {
+			name := f.ObjectValue()["name"].StringValue()
+			for _, value := range f.ObjectValue()["values"].ArrayValue() {
+				out[name] = append(out[name], value.StringValue())
+			}
+		}
+	}
+	return out
+}
+
+// argString is an invoke argument's string value, "" when absent.
+func argString(args resource.PropertyMap, key string) string {
+	if v, ok := args[resource.PropertyKey(key)]; ok && v.IsString() {
+		return v.StringValue()
+	}
+	return ""
+}
+
+// accepts reports whether a filter (absent: any value) admits a value.
+func accepts(values []string, value string) bool {
+	if values == nil {
+		return true
+	}
+	for _, v := range values {
+		if v == value {
+			return true
+		}
+	}
+	return false
+}
+
+// vpcEndpoint answers getVpcEndpoint as the data source does: exactly one match, or "no matching" /
+// "multiple ... matched" (terraform-provider-aws tfresource.SingularDataSourceFindError).
+func vpcEndpoint(args resource.PropertyMap) (resource.PropertyMap, error) {
+	filters := filterValues(args)
+	var matches []ExistingEndpoint
+	for _, ep := range ExistingEndpoints {
+		tagged := true
+		if v, ok := args["tags"]; ok && v.IsObject() {
+			for k, want := range v.ObjectValue() {
+				tagged = tagged && ep.Tags[string(k)] == want.StringValue()
+			}
+		}
+		if (argString(args, "id") == "" || ep.ID == argString(args, "id")) &&
+			(argString(args, "vpcId") == "" || ep.Vpc == argString(args, "vpcId")) &&
+			(argString(args, "serviceName") == "" || ep.ServiceName() == argString(args, "serviceName")) &&
+			accepts(filters["vpc-endpoint-type"], ep.Type) && accepts(filters["vpc-endpoint-state"], "available") && tagged {
+			matches = append(matches, ep)
+		}
+	}
+	switch {
+	case len(matches) == 0:
+		return nil, fmt.Errorf("no matching EC2 VPC Endpoint found")
+	case len(matches) > 1:
+		return nil, fmt.Errorf("multiple EC2 VPC Endpoints matched; use additional constraints to reduce matches to a single EC2 VPC Endpoint")
+	}
+	ep, str := matches[0], resource.NewStringProperty
+	tags := resource.PropertyMap{}
+	for k, v := range ep.Tags {
+		tags[resource.PropertyKey(k)] = str(v)
+	}
+	var tables []resource.PropertyValue
+	for _, rt := range ep.RouteTables {
+		tables = append(tables, str(rt))
+	}
+	out := resource.PropertyMap{
+		"id": str(ep.ID), "vpcId": str(ep.Vpc), "serviceName": str(ep.ServiceName()), "vpcEndpointType": str(ep.Type),
+		"state": str("available"), "privateDnsEnabled": resource.NewBoolProperty(ep.PrivateDNS),
+		"routeTableIds": resource.NewArrayProperty(tables), "tags": resource.NewObjectProperty(tags),
+	}
+	if ep.Type == "Gateway" {
+		out["prefixListId"] = str(S3PrefixList)
+	}
+	return out, nil
+}
+
+// ChinaPrefixedEndpoints are the services whose endpoint service is cn.com.amazonaws.<region>.<service>
+// in China, as DescribeVpcEndpointServices lists them there (aws-cdk#25333: "cn.com.amazonaws.
+// cn-northwest-1.ecr.api", "cn.com.amazonaws.cn-northwest-1.ecr.dkr"...); CloudWatch Logs and the S3
+// gateway keep com.amazonaws.<region>.<service>.
+var ChinaPrefixedEndpoints = map[string]bool{"ecr.api": true, "ecr.dkr": true}
+
+// endpointServiceByFilter answers getVpcEndpointService by a service-name filter: the candidate
+// names that exist in their region, of which there must be exactly one.
+func endpointServiceByFilter(args resource.PropertyMap) (resource.PropertyMap, error) {
+	var found []string
+	for _, name := range filterValues(args)["service-name"] {
+		china := strings.HasPrefix(name, "cn.com.amazonaws.")
+		rest := strings.TrimPrefix(strings.TrimPrefix(name, "cn."), "com.amazonaws.")
+		region, service, _ := strings.Cut(rest, ".")
+		prefixed := strings.HasPrefix(region, "cn-") && ChinaPrefixedEndpoints[service]
+		if china == prefixed {
+			found = append(found, name)
+		}
+	}
+	switch {
+	case len(found) == 0:
+		return nil, fmt.Errorf("no matching EC2 VPC Endpoint Service found")
+	case len(found) > 1:
+		return nil, fmt.Errorf("multiple EC2 VPC Endpoint Services matched; use additional constraints to reduce matches to a single EC2 VPC Endpoint Service")
+	}
+	return resource.PropertyMap{"serviceName": resource.NewStringProperty(found[0]), "serviceType": args["serviceType"]}, nil
+}
+
+// prefixList answers getPrefixList by name: the S3 prefix list.
+func prefixList(args resource.PropertyMap) (resource.PropertyMap, error) {
+	name := argString(args, "name")
+	if !strings.HasSuffix(name, ".s3") {
+		return nil, fmt.Errorf("no matching EC2 Prefix List found")
+	}
+	return resource.PropertyMap{"id": resource.NewStringProperty(S3PrefixList), "prefixListId": resource.NewStringProperty(S3PrefixList),
+		"name": resource.NewStringProperty(name)}, nil
+}
+
+// mockRoute and mockTable model the existing VPCs' route tables for DescribeRouteTables' filters.
+type mockRoute struct{ destination, target, state string }
+
+type mockTable struct {
+	id, vpc string
+	routes  []mockRoute
+}
+
+// mockTables are the existing subnets' own route tables and ExistingVpc's main one, with the S3
+// endpoints' prefix-list routes.
+func mockTables() []mockTable {
+	tables := []mockTable{{id: "rtb-main", vpc: ExistingVpc, routes: []mockRoute{{"0.0.0.0/0", "nat-main", "active"}}}}
+	ids := make([]string, 0, len(ExistingSubnets))
+	for id := range ExistingSubnets {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		sub := ExistingSubnets[id]
+		if sub.MainTable || sub.LookupFails {
+			continue
+		}
+		t := mockTable{id: "rtb-" + strings.TrimPrefix(id, "subnet-"), vpc: cmpOr(sub.Vpc, ExistingVpc),
+			routes: []mockRoute{{"10.50.0.0/16", "local", "active"}}}
+		target := "nat-0123456789abcdef0"
+		switch {
+		case sub.Route[0] != "":
+			target = sub.Route[1]
+		case sub.Propagated:
+			target = "vgw-0123456789abcdef0"
+		case sub.Public:
+			target = "igw-0123456789abcdef0"
+		case sub.NoRoute:
+			target = ""
+		}
+		if target != "" {
+			state := "active"
+			if goneTargets[target] {
+				state = "blackhole"
+			}
+			t.routes = append(t.routes, mockRoute{"0.0.0.0/0", target, state})
+		}
+		if sub.StaleRoute {
+			t.routes = append(t.routes, mockRoute{"10.99.0.0/16", "pcx-0dead0000000000001", "blackhole"})
+		}
+		for _, ep := range ExistingEndpoints {
+			for _, rt := range ep.RouteTables {
+				if rt == t.id {
+					t.routes = append(t.routes, mockRoute{S3PrefixList, ep.ID, "active"})
+				}
+			}
+		}
+		tables = append(tables, t)
+	}
+	return tables
+}
+
+// routeTables answers getRouteTables: the ids of the tables that match every filter, each route.*
+// filter by any one route of the table, as EC2 applies them.
+func routeTables(args resource.PropertyMap) resource.PropertyMap {
+	filters := filterValues(args)
+	var ids []resource.PropertyValue
+	for _, t := range mockTables() {
+		match := (argString(args, "vpcId") == "" || t.vpc == argString(args, "vpcId")) && accepts(filters["route-table-id"], t.id)
+		for name, values := range filters {
+			if !strings.HasPrefix(name, "route.") {
+				continue
+			}
+			hit := false
+			for _, r := range t.routes {
+				switch name {
+				case "route.destination-cidr-block", "route.destination-prefix-list-id":
+					hit = hit || accepts(values, r.destination)
+				case "route.state":
+					hit = hit || accepts(values, r.state)
+				}
+			}
+			match = match && hit
+		}
+		if match {
+			ids = append(ids, resource.NewStringProperty(t.id))
+		}
+	}
+	return resource.PropertyMap{"id": resource.NewStringProperty(Region), "ids": resource.NewArrayProperty(ids)}
+}
+
+// routeTarget answers the lookups of a route's target: a NAT gateway, an instance, a network
+// interface, an internet gateway (by id, or by the VPC it is attached to); goneTargets are deleted
+// or detached.
+func routeTarget(token string, args resource.PropertyMap) (resource.PropertyMap, error) {
+	str := resource.NewStringProperty
+	id := cmpOr(argString(args, "id"), cmpOr(argString(args, "instanceId"), argString(args, "internetGatewayId")))
+	gone := goneTargets[id]
+	switch token {
+	case "aws:ec2/getNatGateway:getNatGateway":
+		state := "available"
+		if gone {
+			state = "deleted"
+		}
+		return resource.PropertyMap{"id": str(id), "state": str(state)}, nil
+	case "aws:ec2/getInstance:getInstance":
+		state := "running"
+		if gone {
+			state = "terminated"
+		}
+		return resource.PropertyMap{"id": str(id), "instanceState": str(state)}, nil
+	case "aws:ec2/getNetworkInterface:getNetworkInterface":
+		var attachments []resource.PropertyValue
+		if !gone {
+			attachments = append(attachments, resource.NewObjectProperty(resource.PropertyMap{"instanceId": str("i-0123456789abcdef0")}))
+		}
+		return resource.PropertyMap{"id": str(id), "attachments": resource.NewArrayProperty(attachments)}, nil
+	}
+	vpc := ExistingVpc
+	if attached := filterValues(args)["attachment.vpc-id"]; len(attached) > 0 {
+		vpc, id = attached[0], "igw-0123456789abcdef0"
+	}
+	var attachments []resource.PropertyValue
+	if !gone {
+		attachments = append(attachments, resource.NewObjectProperty(resource.PropertyMap{"vpcId": str(vpc), "state": str("available")}))
+	}
+	return resource.PropertyMap{"id": str(id), "internetGatewayId": str(id), "attachments": resource.NewArrayProperty(attachments)}, nil
 }
