@@ -135,6 +135,7 @@ func program(ctx *pulumi.Context) error {
 		Autoscaled:            cfg.Autoscaling.Enabled,
 		Connections:           shared,
 		Config:                cfg.Service,
+		Migrate:               cfg.Migrate,
 		Region:                cfg.Region,
 		Partition:             cfg.Partition(),
 	}

@@ -37,6 +37,7 @@ type Config struct {
 	Domain       DomainConfig
 	Alerts       AlertsConfig
 	Repository   RepositoryConfig
+	Migrate      MigrateConfig
 	// PolicyWaivers maps a policy control id to the reason this stack does not meet it.
 	PolicyWaivers map[string]string
 }
@@ -145,7 +146,7 @@ var Keys = []string{
 	"instanceType", "minInstances", "maxInstances", "desiredInstances", "rootVolumeSize",
 	"vpcCidr", "azCount", "natGateways", "certificateArn", "idleTimeout", "deletionProtection", "accessLogs", "webAclArn", "tags",
 	"autoscaling", "capacity", "alarms", "cronFlag", "jobs", "worker", "database", "cache",
-	"containerUser", "policyWaivers", "domain", "alerts", "repository", "network",
+	"containerUser", "policyWaivers", "domain", "alerts", "repository", "network", "migrate",
 }
 
 // Source is where Pulumi hands a program its stack configuration; *pulumi.Context is one. Taking
@@ -242,6 +243,8 @@ func ParseConfig(project, stack, region string, get func(key string) string) (*C
 	l.object("alerts", &c.Alerts)
 	c.Repository = defaultRepository()
 	l.object("repository", &c.Repository)
+	c.Migrate = defaultMigrate()
+	l.object("migrate", &c.Migrate)
 	c.PolicyWaivers = l.stringMap("policyWaivers")
 	if c.Cluster.DesiredInstances == 0 {
 		c.Cluster.DesiredInstances = c.Cluster.MinInstances
@@ -482,6 +485,7 @@ func (c *Config) Validate() error {
 	validateDomain(c, fail)
 	validateAlerts(c, fail)
 	validateRepository(c, fail)
+	validateMigrate(c, fail)
 	if u := s.User; u != "" && !containerUser.MatchString(u) {
 		fail("containerUser", "must be a user name or uid, optionally :group or :gid (got %q)", u)
 	} else if u == "root" || u == "0" || strings.HasPrefix(u, "0:") || strings.HasPrefix(u, "root:") {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecs"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -12,7 +13,8 @@ import (
 	"github.com/acme/ecs-api/config"
 )
 
-// ContainerDefinition is the subset of ECS's container definition this program sets.
+// ContainerDefinition is the subset of ECS's container definition this program sets. Memory is the
+// container's hard limit; 0 (omitted) runs it within the task's, as the migrate container does.
 type ContainerDefinition struct {
 	Name                   string            `json:"name"`
 	Image                  string            `json:"image"`
@@ -20,7 +22,7 @@ type ContainerDefinition struct {
 	Command                []string          `json:"command,omitempty"`
 	User                   string            `json:"user,omitempty"`
 	CPU                    int               `json:"cpu"`
-	Memory                 int               `json:"memory"`
+	Memory                 int               `json:"memory,omitempty"`
 	PortMappings           []PortMapping     `json:"portMappings,omitempty"`
 	Environment            []NameValue       `json:"environment,omitempty"`
 	Secrets                []SecretRef       `json:"secrets,omitempty"`
@@ -31,6 +33,17 @@ type ContainerDefinition struct {
 	LinuxParameters        *LinuxParameters  `json:"linuxParameters,omitempty"`
 	MountPoints            []MountPoint      `json:"mountPoints,omitempty"`
 	DockerLabels           map[string]string `json:"dockerLabels,omitempty"`
+	// DependsOn holds the container back until others reach a condition (START, COMPLETE, SUCCESS, HEALTHY).
+	DependsOn []ContainerDependency `json:"dependsOn,omitempty"`
+	// StartTimeout is how long, from its start, a container that others depend on may take to reach
+	// their condition before they give up and the task stops; ECS reads it on the dependency.
+	StartTimeout int `json:"startTimeout,omitempty"`
+}
+
+// ContainerDependency is one dependsOn entry.
+type ContainerDependency struct {
+	ContainerName string `json:"containerName"`
+	Condition     string `json:"condition"`
 }
 
 // PortMapping with HostPort 0 lets Docker pick a free host port, so tasks can share an instance.
@@ -112,6 +125,12 @@ type AppRuntime struct {
 	Region      string
 }
 
+// MigrateContainerName names the API task's migration container; MigrateStreamPrefix starts its log streams.
+const (
+	MigrateContainerName = "migrate"
+	MigrateStreamPrefix  = "migrate"
+)
+
 // containerSpec is one way of running the app's image: the API behind the load balancer, a
 // scheduled job, or the worker. All share image, secrets, hardening and logging.
 type containerSpec struct {
@@ -127,6 +146,8 @@ type containerSpec struct {
 	StreamPrefix string
 	LogGroup     string
 	Region       string
+	// Migrate adds the migration container the app waits on; only the API's task sets it.
+	Migrate config.MigrateConfig
 }
 
 // taskSpec is what differs between the API, a job and the worker.
@@ -138,6 +159,9 @@ type taskSpec struct {
 	CPU, Memory  int
 	Port         int
 	StreamPrefix string
+	// Migrate runs the migrations before the app starts, in the API's task only: jobs and the worker
+	// leave it off, so they never migrate.
+	Migrate config.MigrateConfig
 }
 
 // newTaskDefinition registers the app's container in bridge mode on EC2, rendering its definition
@@ -157,6 +181,7 @@ func newTaskDefinition(ctx *pulumi.Context, name string, rt AppRuntime, spec tas
 			StreamPrefix: spec.StreamPrefix,
 			LogGroup:     logGroup,
 			Region:       rt.Region,
+			Migrate:      spec.Migrate,
 		})
 	}).(pulumi.StringOutput)
 	// Volumes without a host path are directories Docker creates on the instance for the task's
@@ -184,8 +209,9 @@ func newTaskDefinition(ctx *pulumi.Context, name string, rt AppRuntime, spec tas
 	return td, nil
 }
 
-// containerDefinitions renders one container as the JSON ECS expects, deterministically:
-// environment and secrets are sorted by name so an unchanged config never shows a diff.
+// containerDefinitions renders the app's container, and with migrations the one it waits on, as the
+// JSON ECS expects, deterministically: environment and secrets are sorted by name so an unchanged
+// config never shows a diff.
 func containerDefinitions(spec containerSpec) (string, error) {
 	def := ContainerDefinition{
 		Name:      ContainerName,
@@ -226,8 +252,39 @@ func containerDefinitions(spec containerSpec) (string, error) {
 	for _, k := range slices.Sorted(maps.Keys(spec.Secrets)) {
 		def.Secrets = append(def.Secrets, SecretRef{Name: k, ValueFrom: spec.Secrets[k]})
 	}
-	b, err := json.Marshal([]ContainerDefinition{def})
+	defs := []ContainerDefinition{def}
+	if spec.Migrate.Enabled {
+		// The app starts only once the migration exited 0; one that fails, times out or is cut by
+		// startTimeout stops the task before it serves, and the circuit breaker rolls the rollout back.
+		defs[0].DependsOn = []ContainerDependency{{ContainerName: MigrateContainerName, Condition: "SUCCESS"}}
+		defs = append(defs, migrateContainer(def, spec))
+	}
+	b, err := json.Marshal(defs)
 	return string(b), err
+}
+
+// migrateContainer is the app's container running the migration instead: same image, user,
+// variables, secrets, hardening and log group (its own stream prefix), no port, not essential (it
+// exits), and no memory limit of its own: it runs before the app, within the task's.
+func migrateContainer(app ContainerDefinition, spec containerSpec) ContainerDefinition {
+	m := app
+	m.Name = MigrateContainerName
+	m.Essential = false
+	m.Command = MigrateCommand(spec.Migrate)
+	m.CPU, m.Memory = 0, 0
+	m.PortMappings = nil
+	m.DependsOn = nil
+	m.StartTimeout = config.MigrateStartTimeout(spec.Migrate.Timeout)
+	options := maps.Clone(app.LogConfiguration.Options)
+	options["awslogs-stream-prefix"] = MigrateStreamPrefix
+	m.LogConfiguration = LogConfiguration{LogDriver: app.LogConfiguration.LogDriver, Options: options}
+	return m
+}
+
+// MigrateCommand runs the migration under `timeout`, as jobs run theirs: SIGTERM at migrate.timeout,
+// SIGKILL MigrateKillAfter seconds later, and a non-zero exit that keeps the app from starting.
+func MigrateCommand(m config.MigrateConfig) []string {
+	return append([]string{"timeout", "-k", strconv.Itoa(config.MigrateKillAfter), strconv.Itoa(m.Timeout)}, m.Command...)
 }
 
 // withVars returns a copy of base with extra added; extra wins.

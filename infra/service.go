@@ -57,8 +57,10 @@ type AppServiceArgs struct {
 	// Connections come from the database and the cache; the execution role may read their secrets.
 	Connections Connections
 	Config      config.ServiceConfig
-	Region      string
-	Partition   string
+	// Migrate runs the app's migrations in each new task before its app container starts.
+	Migrate   config.MigrateConfig
+	Region    string
+	Partition string
 }
 
 // NewAppService builds the log group, the two roles, the task definition and the ECS service.
@@ -68,6 +70,9 @@ func NewAppService(ctx *pulumi.Context, name string, args *AppServiceArgs, opts 
 	}
 	if len(args.Listeners) == 0 {
 		return nil, fmt.Errorf("app service %s: at least one listener is required: ECS rejects a target group no load balancer uses", name)
+	}
+	if m := args.Migrate; m.Enabled && (len(m.Command) == 0 || m.Timeout <= 0) {
+		return nil, fmt.Errorf("app service %s: migrations need a command and a timeout", name)
 	}
 	s := &AppService{}
 	if err := ctx.RegisterComponentResource(componentType(ctx, "AppService"), name, s, opts...); err != nil {
@@ -158,6 +163,7 @@ func NewAppService(ctx *pulumi.Context, name string, args *AppServiceArgs, opts 
 		Memory:       cfg.Memory,
 		Port:         cfg.ContainerPort,
 		StreamPrefix: ContainerName,
+		Migrate:      args.Migrate,
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("app service %s: %w", name, err)
@@ -176,7 +182,8 @@ func NewAppService(ctx *pulumi.Context, name string, args *AppServiceArgs, opts 
 		}},
 		HealthCheckGracePeriodSeconds: pulumi.Int(cfg.HealthCheckGracePeriod),
 		// New tasks start and turn healthy before old ones stop; a deploy whose tasks never turn
-		// healthy is rolled back to the last working task definition.
+		// healthy (a failed migration among them: its app never starts) is rolled back to the last
+		// working task definition.
 		DeploymentMinimumHealthyPercent: pulumi.Int(100),
 		DeploymentMaximumPercent:        pulumi.Int(200),
 		DeploymentCircuitBreaker: &ecs.ServiceDeploymentCircuitBreakerArgs{
