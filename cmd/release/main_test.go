@@ -207,13 +207,7 @@ func TestMarkMovesTheRunningRecordToWhatTheStackRuns(t *testing.T) {
 	reg, repo, older := registry(t)
 	newer := push(t, reg, repo, "1.1.0", "f")
 	at := time.Date(2026, 11, 27, 6, 30, 0, 0, time.UTC)
-	mark := func(stack, digest string, at time.Time) {
-		t.Helper()
-		dir := stacks(t, map[string]string{stack: repo + "@" + digest})
-		if code, out := release(t, reg, at, "mark", "--dir", dir, "--stack", stack); code != 0 {
-			t.Fatalf("mark %s %s: exit %d: %s", stack, digest, code, out)
-		}
-	}
+	mark := func(stack, digest string, at time.Time) { record(t, reg, repo, "mark", stack, digest, at) }
 	mark("dev", older, at)
 	mark("prod", older, at)
 	mark("dev", newer, at.Add(time.Hour))
@@ -244,13 +238,7 @@ func TestHoldProtectsTheImageADeployMovesTo(t *testing.T) {
 	reg, repo, older := registry(t)
 	newer := push(t, reg, repo, "1.1.0", "b")
 	at := time.Date(2026, 11, 27, 6, 30, 0, 0, time.UTC)
-	run := func(verb, digest string, at time.Time) {
-		t.Helper()
-		dir := stacks(t, map[string]string{"prod": repo + "@" + digest})
-		if code, out := release(t, reg, at, verb, "--dir", dir, "--stack", "prod"); code != 0 {
-			t.Fatalf("%s prod %s: exit %d: %s", verb, digest, code, out)
-		}
-	}
+	run := func(verb, digest string, at time.Time) { record(t, reg, repo, verb, "prod", digest, at) }
 	run("mark", older, at)
 	run("hold", newer, at.Add(time.Hour))
 	if got := tags(t, reg, repo, newer); !contains(got, "running-prod-20261127T073000Z") || contains(got, "deployed-prod-20261127T073000Z") {
@@ -280,6 +268,15 @@ func TestMarkNeverDeletesAnImage(t *testing.T) {
 	}
 	if got := tags(t, reg, repo, lone); len(got) != 1 {
 		t.Errorf("the image whose only tag was dev's running record has tags %v", got)
+	}
+}
+
+// record runs `release <verb>` for a stack whose file pins repo@digest, at a time, and must succeed.
+func record(t *testing.T, reg Registry, repo, verb, stack, digest string, at time.Time) {
+	t.Helper()
+	dir := stacks(t, map[string]string{stack: repo + "@" + digest})
+	if code, out := release(t, reg, at, verb, "--dir", dir, "--stack", stack); code != 0 {
+		t.Fatalf("%s %s %s: exit %d: %s", verb, stack, digest, code, out)
 	}
 }
 
