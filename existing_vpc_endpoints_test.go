@@ -253,14 +253,8 @@ func TestExistingVpcEndpointsThatWouldCollideAreRefused(t *testing.T) {
 			// Which of two has private DNS the data source cannot say.
 			{"two endpoints of a service", vpcNetwork(pulumitest.EndpointsVpc, endpointsVpcPublic, endpointsVpcNat, []string{"kms"}), nil,
 				[]string{"network.endpoints: kms:", "more than one"}},
-			// "You can't create Amazon VPC interface endpoints from a participant account" (re:Post,
-			// vpc-interface-endpoint-creation-errors).
-			{"a participant of a shared VPC", vpcNetwork(pulumitest.SharedVpc, []string{"subnet-a0a0000000000000a", "subnet-a0b0000000000000b"},
-				[]string{"subnet-a1a0000000000000a", "subnet-a1b0000000000000b"}, []string{"logs"}), nil,
-				[]string{"network.endpoints: logs:", pulumitest.SharedVpcOwner, "does not support shared VPCs"}},
-			{"a participant without a way out", vpcNetwork(pulumitest.SharedVpc, []string{"subnet-a0a0000000000000a", "subnet-a0b0000000000000b"},
-				[]string{"subnet-a2a0000000000000a", "subnet-a2b0000000000000b"}, noNatEndpoints), map[string]string{"image": ecrImage},
-				[]string{"network.privateSubnetIds: subnet-a2a0000000000000a has no route to the internet and its route table rtb-a2a0000000000000a no S3 endpoint", "network.endpoints: ecr.api:"}},
+			// A participant of a shared VPC is no longer refused for the owner's endpoints (review R1):
+			// TestSharedVpcParticipantCountsOnTheOwnersEndpointsAndTargets.
 			// Closed subnets: what the VPC lacks of what the tasks need must be listed.
 			{"closed subnets, endpoints missing", vpcNetwork(pulumitest.EndpointsVpc, endpointsVpcPublic, endpointsVpcNoRoute, nil), map[string]string{"image": ecrImage},
 				[]string{"network.privateSubnetIds: subnet-e2a0000000000000a has no route to the internet", "network.endpoints lacks ecs-agent", "for which " + pulumitest.EndpointsVpc + " has no endpoint with private DNS either"}},
@@ -306,6 +300,35 @@ func TestSharedVpcParticipantCreatesNoEndpoints(t *testing.T) {
 	}
 }
 
+// TestSharedVpcParticipantCountsOnTheOwnersEndpointsAndTargets: review R1. A participant cannot see
+// the owner's endpoints, NAT gateways or internet gateway through Describe* ("Participants cannot
+// view, modify, or delete resources that belong to other participants or the VPC owner", VPC User
+// Guide), and may not create endpoints. The deploy refused a shared VPC for endpoints it could not
+// see and for "gone" targets it only could not find; now it counts on the owner's endpoints, creates
+// none, takes an unfound owner target as unknown (a warning), and skips the internet gateway check.
+func TestSharedVpcParticipantCountsOnTheOwnersEndpointsAndTargets(t *testing.T) {
+	for _, stack := range stackFiles(t) {
+		t.Run(stack, func(t *testing.T) {
+			// Public: behind the owner's firewall endpoint, and to the owner's internet gateway beside a
+			// blackhole route; private: the owner's NAT gateway beside a blackhole route, and no way out.
+			network := vpcNetwork(pulumitest.SharedVpc, []string{"subnet-a5a0000000000000a", "subnet-a3b0000000000000b"},
+				[]string{"subnet-a4a0000000000000a", "subnet-a2b0000000000000b"}, noNatEndpoints)
+			project, cfg := variantConfig(t, stack, variant{objects: map[string]map[string]any{"network": network},
+				plain: map[string]string{"image": ecrImage}})
+			m, err := pulumitest.Run(project, stack, cfg, program)
+			if err != nil {
+				t.Fatalf("a shared VPC whose owner's resources the participant cannot see is refused: %v", err)
+			}
+			for _, ep := range m.OfType(endpointType) {
+				t.Errorf("a participant of %s creates %s (%s)", pulumitest.SharedVpc, ep.Name, ep.Str("serviceName"))
+			}
+			if got := one(t, m, "aws:lb/loadBalancer:LoadBalancer").Strs("subnets"); len(got) != 2 {
+				t.Errorf("load balancer in %v", got)
+			}
+		})
+	}
+}
+
 // TestExistingVpcRoutesAreClassifiedAsAWSRoutesThem (review A8). The route table lookup reports a
 // Gateway Load Balancer endpoint (AWS Network Firewall's) as vpcEndpointId and Cloud WAN as
 // coreNetworkArn, leaves out routes propagated from a VPN, and reports no route state
@@ -332,8 +355,14 @@ func TestExistingVpcRoutesAreClassifiedAsAWSRoutesThem(t *testing.T) {
 				[]string{"network.privateSubnetIds: subnet-8b00000000000000b routes 0.0.0.0/0 to the peering connection pcx-0123456789abcdef0"}},
 			{"a detached internet gateway", []string{"subnet-9a00000000000000a", "subnet-0b00000000000000b"}, []string{"subnet-1a00000000000000a", "subnet-1b00000000000000b"},
 				[]string{"network.publicSubnetIds: subnet-9a00000000000000a: its route table rtb-9a00000000000000a sends 0.0.0.0/0 to " + pulumitest.GoneInternetGateway + ", which is gone"}},
-			{"a blackhole route the deploy cannot place", public, []string{"subnet-1a00000000000000a", "subnet-9b00000000000000b"},
-				[]string{"network.privateSubnetIds: subnet-9b00000000000000b: its route table rtb-9b00000000000000b has a route in state blackhole", "tgw-0123456789abcdef0"}},
+			// Review R3: a table-level filter cannot say which route is the blackhole. A transit gateway
+			// is alive when the VPC has an available attachment to it (DescribeTransitGatewayVpcAttachments
+			// with vpc-id, transit-gateway-id, state=available), gone when it has none; Cloud WAN, VPN
+			// and local gateway routes cannot be asked, so an unrelated blackhole route only warns.
+			{"a blackhole route beside a transit gateway the VPC is attached to", public, []string{"subnet-1a00000000000000a", "subnet-9b00000000000000b"}, nil},
+			{"a transit gateway the VPC is no longer attached to", public, []string{"subnet-1a00000000000000a", "subnet-9c00000000000000c"},
+				[]string{"network.privateSubnetIds: subnet-9c00000000000000c: its route table rtb-9c00000000000000c sends 0.0.0.0/0 to " + pulumitest.GoneTransitGateway + ", which is gone"}},
+			{"a blackhole route beside Cloud WAN", public, []string{"subnet-1a00000000000000a", "subnet-6c00000000000000c"}, nil},
 			// Only "no such table" means the main table; a failed lookup is an error, not its routes.
 			{"a route table that cannot be read", public, []string{"subnet-1e00000000000000e", "subnet-1b00000000000000b"},
 				[]string{"network.privateSubnetIds: subnet-1e00000000000000e: its route table cannot be read", "RequestLimitExceeded"}},
@@ -406,5 +435,37 @@ func TestEveryStackInChinaUsesTheRegionsEndpointNames(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestExistingVpcPublicSubnetsFitTheLoadBalancer: review R7. The load balancer needs, in each of its
+// subnets, "a CIDR block with at least a /27 bitmask ... and at least 8 free IP addresses" (ELB User
+// Guide, "Subnets for your load balancer"); a /28 public subnet was accepted and the deploy failed
+// at CreateLoadBalancer. Now the check refuses it first, naming the key and the subnet.
+func TestExistingVpcPublicSubnetsFitTheLoadBalancer(t *testing.T) {
+	const small = "subnet-0f00000000000000f" // a /28 in us-east-1b
+	for _, stack := range stackFiles(t) {
+		t.Run(stack, func(t *testing.T) {
+			network := vpcNetwork(pulumitest.ExistingVpc, []string{"subnet-0a00000000000000a", small},
+				[]string{"subnet-1a00000000000000a", "subnet-1b00000000000000b"}, nil)
+			project, cfg := variantConfig(t, stack, variant{objects: map[string]map[string]any{"network": network}})
+			m, err := pulumitest.Run(project, stack, cfg, program)
+			if err == nil {
+				t.Fatal("the deploy went ahead with a /28 public subnet")
+			}
+			for _, want := range []string{"network.publicSubnetIds: " + small + " (10.50.240.0/28, 11 free IP addresses) is too small for the load balancer", "/27"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %v\nwant one saying %q", err, want)
+				}
+			}
+			if strings.Contains(err.Error(), "subnet-0a00000000000000a (") {
+				t.Errorf("a /24 public subnet refused too: %v", err)
+			}
+			for _, r := range m.Resources() {
+				if !strings.HasPrefix(r.Type, "pulumi:providers:") {
+					t.Errorf("%s %s registered before the network was checked", r.Type, r.Name)
+				}
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"sort"
 	"strconv"
@@ -455,4 +456,52 @@ func evaluate(t *testing.T, project, stack string, cfg, waivers map[string]strin
 		t.Errorf("%s", v)
 	}
 	return m, res
+}
+
+// TestEndpointGroupsAdmitOnlyTheVpcsOwnCidrs: review R8. APP.NET.1 exempted any non-internet
+// source on 443 into the interface endpoints' group, so a rule from 10.0.0.0/8 (or a prefix list)
+// passed as "the VPC". Now only the VPC's own CIDR blocks pass: the created VPC's cidrBlock, or in an
+// existing VPC the rules the stack tags as the VPC's block (infra.VpcCidrTag), with that block.
+func TestEndpointGroupsAdmitOnlyTheVpcsOwnCidrs(t *testing.T) {
+	for _, v := range []variant{
+		{name: "created", plain: map[string]string{"natGateways": "None", "image": ecrImage},
+			objects: map[string]map[string]any{"network": {"endpoints": noNatEndpoints}}},
+		{name: "existing", plain: map[string]string{"image": ecrImage}, objects: map[string]map[string]any{"network": ownVpc(true)}},
+	} {
+		for _, src := range []map[string]any{{"cidrIpv4": "10.0.0.0/8"}, {"prefixListId": "pl-0123456789abcdef0"}} {
+			t.Run(v.name+"/"+fmt.Sprint(src), func(t *testing.T) {
+				project, cfg := variantConfig(t, "prod", v)
+				m, err := pulumitest.Run(project, "prod", cfg, program)
+				if err != nil {
+					t.Fatalf("program failed: %v", err)
+				}
+				reports := func(s *policy.Stack) []policy.Violation {
+					res, err := policy.Evaluate(s, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					var out []policy.Violation
+					for _, violation := range res.Violations {
+						if violation.Control == "APP.NET.1" {
+							out = append(out, violation)
+						}
+					}
+					return out
+				}
+				s := policyStack("prod", m)
+				if got := reports(s); len(got) != 0 {
+					t.Fatalf("APP.NET.1 fails before the break: %v", got)
+				}
+				inputs := map[string]any{"securityGroupId": find(s, tSG, "network-endpoints-sg").Out("id"),
+					"ipProtocol": "tcp", "fromPort": 443, "toPort": 443}
+				for k, value := range src {
+					inputs[k] = value
+				}
+				addResource(s, tIngress, "endpoints-from-elsewhere", inputs)
+				if got := reports(s); len(got) != 1 {
+					t.Errorf("a 443 rule from %v into the endpoints' group: APP.NET.1 reports %v, want it", src, got)
+				}
+			})
+		}
+	}
 }

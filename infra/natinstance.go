@@ -42,7 +42,7 @@ type natInstanceArgs struct {
 // AWS's "NAT instances" guide sets one up, each in an Auto Scaling group of one that replaces it
 // when it fails: AL2023 forwarding with iptables masquerading, source/destination check off, the
 // group's Elastic IP, and a 0.0.0.0/0 route to itself in the route tables it serves, which the
-// instance keeps every minute from boot (so a replacement takes the address and routes over). No
+// instance keeps every minute from boot (so a replacement takes the routes, then the address). No
 // key pair and no inbound but the VPC: shell access is Session Manager's. It returns the groups,
 // which the ECS instances wait for.
 func newNatInstances(ctx *pulumi.Context, name string, args *natInstanceArgs, parent pulumi.ResourceOrInvokeOption) ([]pulumi.Resource, error) {
@@ -214,8 +214,8 @@ func natInstance(ctx *pulumi.Context, name string, spec *natInstanceSpec, parent
 		return nil, fmt.Errorf("%s launch template: %w", name, err)
 	}
 	// Launch before terminate, for a new template version (a new AMI, other route tables) and for a
-	// failed health check alike: the new instance boots beside the old one and takes the Elastic IP
-	// and the routes when its keeper first runs; the old one leaves them to the newer instance, and
+	// failed health check alike: the new instance boots beside the old one and takes the routes, then
+	// the Elastic IP, when its keeper first runs; the old one leaves them to the newer instance, and
 	// goes once the new one has run for NatInstanceWarmupSeconds. The AMI is still read on every
 	// deploy, so each AL2023 release reaches the NAT (security fixes) without an outage.
 	minHealthy, maxHealthy := pulumi.Int(100), pulumi.Int(200)
@@ -289,14 +289,18 @@ func NatInstanceStatements(s NatInstanceScope) []PolicyStatement {
 	return []PolicyStatement{
 		// "ec2:Attribute/${AttributeName}" filters by the value being set, for attributes that are a
 		// primitive or an object with only a Value ("Condition keys for Amazon EC2", EC2 User Guide);
-		// the CLI's --no-source-dest-check sends SourceDestCheck.Value=false.
+		// the CLI's --no-source-dest-check sends SourceDestCheck.Value=false. The key is under
+		// StringEqualsIfExists: it is reported absent from the request context of some
+		// Modify*Attribute calls, and StringEquals on an absent key denies, which would deny every new
+		// NAT its own check and have it replaced in a loop (review R2). If absent, the tag alone holds
+		// the statement to the group's own instances; if present, it still allows "false" only.
 		{
 			Sid: "TurnOffItsOwnSourceDestCheck", Effect: "Allow", Action: []string{"ec2:ModifyInstanceAttribute"},
 			Resource: []string{arn("ec2", "instance/*")},
-			Condition: map[string]map[string]string{"StringEquals": {
-				"aws:ResourceTag/" + NatInstanceTag: s.Tag,
-				"ec2:Attribute/SourceDestCheck":     "false",
-			}},
+			Condition: map[string]map[string]string{
+				"StringEquals":         ownGroup,
+				"StringEqualsIfExists": {"ec2:Attribute/SourceDestCheck": "false"},
+			},
 		},
 		// AssociateAddress is authorized on the address, the instance and its network interface
 		// ("Actions, resources, and condition keys for Amazon EC2").
@@ -326,8 +330,8 @@ func NatInstanceStatements(s NatInstanceScope) []PolicyStatement {
 // NatUserData installs the NAT instance's route keeper and its timer, and starts the timer before
 // anything that can fail: the keeper sets the host up as AWS's "NAT instances" guide does
 // (forwarding on, masquerading out of the primary interface, FORWARD chain flushed, saved across
-// reboots), turns the source/destination check off, holds the group's Elastic IP and keeps the
-// route tables' 0.0.0.0/0 on this instance. The timer runs it a minute after each run, so whatever
+// reboots), turns the source/destination check off, keeps the route tables' 0.0.0.0/0 on this
+// instance and then holds the group's Elastic IP. The timer runs it a minute after each run, so whatever
 // fails (a first run before the role's policy has propagated, throttling, a package mirror) is
 // retried, and a route taken away (a deploy deleting a NAT gateway's route) comes back.
 func NatUserData(routeTables []string) string {
@@ -345,11 +349,19 @@ cat > /usr/local/sbin/nat-routes <<'SCRIPT'
 #!/bin/bash
 # Keeps this instance the NAT of its route tables; nat-routes.timer runs it a minute after each run.
 # Every step checks before it changes, so a run that failed half-way is finished by the next.
-# The Elastic IP and each route go to the newest running NAT instance that wants them: a replacement
+# The routes and the Elastic IP go to the newest running NAT instance that wants them: a replacement
 # takes over when it boots, and the instance it replaces never takes them back. Failed runs in a row
 # report this instance unhealthy to its Auto Scaling group, which replaces it.
 set -euo pipefail
 shopt -s inherit_errexit
+
+# No call may hang the run: a oneshot run that never ends keeps nat-routes.service activating, and
+# the timer never starts another (systemd#28698). TimeoutStartSec= ends a stuck run; these bound each
+# call well inside it: the CLI's own retries, its connect and read timeouts, curl's --max-time.
+export AWS_MAX_ATTEMPTS=3 AWS_RETRY_MODE=standard
+aws() { command aws "$@" --cli-connect-timeout 5 --cli-read-timeout 15; }
+# systemd stops a run that overstays with SIGTERM: it counts as a failed run.
+trap 'exit 143' TERM
 
 FAILURES="${RUNTIME_DIRECTORY:-/run/nat-routes}/failures"
 INSTANCE_ID=""
@@ -391,8 +403,8 @@ if ! grep -qxF -- "-A POSTROUTING -o $IFACE -j MASQUERADE" /etc/sysconfig/iptabl
 fi
 systemctl enable --now iptables
 
-IMDS_SESSION=$(curl -sSf -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')
-md() { curl -sSf -H "X-aws-ec2-metadata-token: $IMDS_SESSION" "http://169.254.169.254/latest/meta-data/$1"; }
+IMDS_SESSION=$(curl -sSf --connect-timeout 2 --max-time 5 -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')
+md() { curl -sSf --connect-timeout 2 --max-time 5 -H "X-aws-ec2-metadata-token: $IMDS_SESSION" "http://169.254.169.254/latest/meta-data/$1"; }
 INSTANCE_ID=$(md instance-id)
 AWS_DEFAULT_REGION=$(md placement/region)
 export AWS_DEFAULT_REGION
@@ -412,26 +424,20 @@ SELF=$(aws ec2 describe-instances --instance-ids "$INSTANCE_ID" \
 read -r LAUNCHED CHECKING GROUP <<<"$SELF"
 ME="$LAUNCHED $INSTANCE_ID"
 if [ "$CHECKING" != False ]; then
-  aws ec2 modify-instance-attribute --instance-id "$INSTANCE_ID" --no-source-dest-check
-fi
-
-# The group's Elastic IP (tagged like the group) first, so the routes move to an address that is
-# already the stack's egress address.
-ADDRESS=$(aws ec2 describe-addresses --filters "Name=tag:__TAG_KEY__,Values=$GROUP" \
-  --query 'Addresses[0].[AllocationId, InstanceId]' --output text)
-read -r ALLOCATION HOLDER_ID <<<"$ADDRESS"
-if [ "$ALLOCATION" = None ]; then
-  echo "nat-routes: no Elastic IP tagged __TAG_KEY__=$GROUP" >&2
-  exit 1
-fi
-if [ "$HOLDER_ID" != "$INSTANCE_ID" ]; then
-  HOLDER=$(launched "$HOLDER_ID")
-  if [[ ! "$HOLDER" > "$ME" ]]; then
-    echo "nat-routes: taking $ALLOCATION from $HOLDER_ID"
-    aws ec2 associate-address --allocation-id "$ALLOCATION" --instance-id "$INSTANCE_ID" --allow-reassociation > /dev/null
+  if ! OUT=$(aws ec2 modify-instance-attribute --instance-id "$INSTANCE_ID" --no-source-dest-check 2>&1); then
+    case "$OUT" in
+    *UnauthorizedOperation*)
+      echo "nat-routes: UnauthorizedOperation turning off the source/destination check: the role's TurnOffItsOwnSourceDestCheck statement does not match the request (its nat-instance tag or ec2:Attribute/SourceDestCheck condition)" >&2 ;;
+    esac
+    echo "$OUT" >&2
+    exit 1
   fi
 fi
 
+# The routes first, then the group's Elastic IP: while the routes still lead to the instance this
+# one replaces, that instance keeps the address they go out through. Taken the other way round, the
+# private subnets would route through an instance that has just lost its public address. Each step
+# stops the run when it fails, so the address never moves ahead of the routes.
 for RT in __ROUTE_TABLES__; do
   TARGET=$(aws ec2 describe-route-tables --route-table-ids "$RT" \
     --query "RouteTables[0].Routes[?DestinationCidrBlock=='0.0.0.0/0'].InstanceId | [0]" --output text)
@@ -446,6 +452,22 @@ for RT in __ROUTE_TABLES__; do
   aws ec2 replace-route --route-table-id "$RT" --destination-cidr-block 0.0.0.0/0 --instance-id "$INSTANCE_ID" ||
     aws ec2 create-route --route-table-id "$RT" --destination-cidr-block 0.0.0.0/0 --instance-id "$INSTANCE_ID"
 done
+
+# The group's Elastic IP (tagged like the group): the egress address users allow-list.
+ADDRESS=$(aws ec2 describe-addresses --filters "Name=tag:__TAG_KEY__,Values=$GROUP" \
+  --query 'Addresses[0].[AllocationId, InstanceId]' --output text)
+read -r ALLOCATION HOLDER_ID <<<"$ADDRESS"
+if [ "$ALLOCATION" = None ]; then
+  echo "nat-routes: no Elastic IP tagged __TAG_KEY__=$GROUP" >&2
+  exit 1
+fi
+if [ "$HOLDER_ID" != "$INSTANCE_ID" ]; then
+  HOLDER=$(launched "$HOLDER_ID")
+  if [[ ! "$HOLDER" > "$ME" ]]; then
+    echo "nat-routes: taking $ALLOCATION from $HOLDER_ID"
+    aws ec2 associate-address --allocation-id "$ALLOCATION" --instance-id "$INSTANCE_ID" --allow-reassociation > /dev/null
+  fi
+fi
 SCRIPT
 chmod 0755 /usr/local/sbin/nat-routes
 
@@ -458,6 +480,9 @@ After=network-online.target
 [Service]
 Type=oneshot
 ExecStart=/usr/local/sbin/nat-routes
+# A run that hangs would stay activating, and the timer would start no other (systemd#28698: "if
+# the service remains in 'activating' state we'll not trigger another run"): stop it, as a failure.
+TimeoutStartSec=180
 # The count of failed runs lives here between runs, and not across a reboot.
 RuntimeDirectory=nat-routes
 RuntimeDirectoryPreserve=yes

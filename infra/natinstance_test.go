@@ -27,7 +27,8 @@ type natHost struct {
 
 // natStubs are the commands the scripts call that must not touch this machine or the network. Each
 // logs "<name> <args>" and answers from $STATE; a file $STATE/fail-<name> makes it fail (for aws,
-// fail-routes fails route updates only).
+// fail-routes fails route updates only, and fail-unauthorized denies modify-instance-attribute as
+// IAM does).
 var natStubs = map[string]string{
 	"aws": `set -u
 echo "aws $*" >>"$STATE/log"
@@ -50,7 +51,12 @@ case "$1 $2" in
       case "$state" in pending | running) printf '%s\t%s\n' "$launched" "$id" ;; esac
     fi
   fi ;;
-"ec2 modify-instance-attribute") echo False >"$STATE/checking" ;;
+"ec2 modify-instance-attribute")
+  if [ -e "$STATE/fail-unauthorized" ]; then
+    echo "An error occurred (UnauthorizedOperation) when calling the ModifyInstanceAttribute operation: You are not authorized to perform this operation." >&2
+    exit 254
+  fi
+  echo False >"$STATE/checking" ;;
 "ec2 describe-addresses")
   if [ "$(filter tag:nat-instance "$@")" = "$NAT_TAG" ]; then
     printf 'eipalloc-0nat\t%s\n' "$(cat "$STATE/eip")"
@@ -337,18 +343,7 @@ func TestNatRouteKeeperHandsOverToTheNewestInstanceOnly(t *testing.T) {
 		count(calls, "aws ec2 modify-instance-attribute --instance-id i-0new --no-source-dest-check") != 1 {
 		t.Errorf("want one re-association of the address and the check turned off once:\n%s", strings.Join(calls, "\n"))
 	}
-	// The Elastic IP moves before the first route does.
-	first := func(prefix string) int {
-		for i, c := range calls {
-			if strings.HasPrefix(c, prefix) {
-				return i
-			}
-		}
-		return -1
-	}
-	if first("aws ec2 associate-address") > first("aws ec2 replace-route") {
-		t.Error("the routes moved to the new instance before its Elastic IP did")
-	}
+	// The routes move before the Elastic IP does (review R4): TestNatRouteKeeperTakesTheRoutesBeforeTheAddress.
 
 	for _, state := range []string{"running", "shutting-down"} {
 		h.instance("i-0new", "2026-12-08T10:00:00+00:00", "running")
@@ -401,5 +396,175 @@ func TestNatUserDataScopesItselfByItsGroupTag(t *testing.T) {
 	}
 	if strings.Contains(script, "__") {
 		t.Error("user data keeps a placeholder")
+	}
+}
+
+// firstCall is the index of the first call with that prefix, -1 if none.
+func firstCall(calls []string, prefix string) int {
+	for i, c := range calls {
+		if strings.HasPrefix(c, prefix) {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestNatRouteKeeperTakesTheRoutesBeforeTheAddress: review R4. The keeper moved the Elastic IP
+// first, so until it had moved the routes too the private subnets still went out through the old
+// instance, which had just lost its public address. Now the routes move first (the new instance
+// goes out through the public address it launched with, the old one keeps the Elastic IP until
+// then), and a route update that fails ends the run before the address moves.
+func TestNatRouteKeeperTakesTheRoutesBeforeTheAddress(t *testing.T) {
+	setUp := func(t *testing.T) *natHost {
+		h := newNatHost(t)
+		h.instance("i-0old", "2026-12-01T10:00:00+00:00", "running")
+		h.instance("i-0new", "2026-12-08T10:00:00+00:00", "running")
+		h.set("routes/rtb-1", "i-0old") // replace-route
+		h.set("eip", "i-0old")
+		if out, err := h.boot([]string{"rtb-1", "rtb-2"}, "i-0new"); err != nil { // rtb-2: create-route
+			t.Fatalf("user data: %v\n%s", err, out)
+		}
+		h.calls()
+		return h
+	}
+	t.Run("order", func(t *testing.T) {
+		h := setUp(t)
+		if out, err := h.keep("i-0new"); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		calls := h.calls()
+		associate := firstCall(calls, "aws ec2 associate-address")
+		for _, route := range []string{"aws ec2 replace-route --route-table-id rtb-1", "aws ec2 create-route --route-table-id rtb-2"} {
+			if i := firstCall(calls, route); i < 0 || associate < 0 || i > associate {
+				t.Errorf("%q at %d, associate-address at %d: want every route before the address\n%s", route, i, associate, strings.Join(calls, "\n"))
+			}
+		}
+	})
+	t.Run("a failed route keeps the address where it is", func(t *testing.T) {
+		h := setUp(t)
+		h.fail("routes", true)
+		if _, err := h.keep("i-0new"); err == nil {
+			t.Fatal("the run succeeded though route updates fail")
+		}
+		if calls := h.calls(); count(calls, "aws ec2 associate-address") != 0 {
+			t.Errorf("the address moved though the routes did not:\n%s", strings.Join(calls, "\n"))
+		}
+		if h.get("eip") != "i-0old" {
+			t.Errorf("Elastic IP on %s, want it left on i-0old, which the routes still use", h.get("eip"))
+		}
+	})
+}
+
+// TestNatSourceDestCheckStatementToleratesAnAbsentAttributeKey: review R2. The statement required
+// StringEquals ec2:Attribute/SourceDestCheck = "false"; the ec2:Attribute keys are reported absent
+// from the request context of some Modify*Attribute calls, and StringEquals on an absent key denies,
+// so every new NAT would have been denied and replaced in a loop. Now the key is under
+// StringEqualsIfExists (it allows only "false" when present, and does not deny when absent), and the
+// tag that holds the statement to the group's own instances stays under StringEquals.
+func TestNatSourceDestCheckStatementToleratesAnAbsentAttributeKey(t *testing.T) {
+	const tag = "ecs-api/dev/network-nat-1"
+	var found bool
+	for _, st := range infra.NatInstanceStatements(infra.NatInstanceScope{Partition: "aws", Region: "us-east-1",
+		Account: "123456789012", Tag: tag, AllocationID: "eipalloc-0nat", RouteTables: []string{"rtb-1"}}) {
+		if len(st.Action) != 1 || st.Action[0] != "ec2:ModifyInstanceAttribute" {
+			continue
+		}
+		found = true
+		want := map[string]map[string]string{
+			"StringEquals":         {"aws:ResourceTag/" + infra.NatInstanceTag: tag},
+			"StringEqualsIfExists": {"ec2:Attribute/SourceDestCheck": "false"},
+		}
+		if len(st.Condition) != len(want) {
+			t.Errorf("condition %v, want %v", st.Condition, want)
+		}
+		for op, keys := range want {
+			if len(st.Condition[op]) != len(keys) {
+				t.Errorf("%s %v, want %v", op, st.Condition[op], keys)
+			}
+			for k, v := range keys {
+				if st.Condition[op][k] != v {
+					t.Errorf("%s %s = %q, want %q", op, k, st.Condition[op][k], v)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no statement allows ec2:ModifyInstanceAttribute alone")
+	}
+}
+
+// TestNatRouteKeeperSaysWhenItsRoleIsDenied: review R2. When turning the check off is denied, the
+// keeper says UnauthorizedOperation and which statement, so a role that does not match is told
+// apart from throttling or a network fault in the instance's log; the run fails, and nothing moves.
+func TestNatRouteKeeperSaysWhenItsRoleIsDenied(t *testing.T) {
+	h := newNatHost(t)
+	h.instance("i-0new", "2026-12-01T10:00:00+00:00", "running")
+	if out, err := h.boot([]string{"rtb-1"}, "i-0new"); err != nil {
+		t.Fatalf("user data: %v\n%s", err, out)
+	}
+	h.set("checking", "True")
+	h.set("routes/rtb-1", "None")
+	h.fail("unauthorized", true)
+	out, err := h.keep("i-0new")
+	if err == nil {
+		t.Fatal("the run succeeded though its check could not be turned off")
+	}
+	if !strings.Contains(out, "nat-routes: UnauthorizedOperation turning off the source/destination check") ||
+		!strings.Contains(out, "TurnOffItsOwnSourceDestCheck") {
+		t.Errorf("the keeper does not say it was denied:\n%s", out)
+	}
+	if calls := h.calls(); count(calls, "aws ec2 replace-route")+count(calls, "aws ec2 create-route")+count(calls, "aws ec2 associate-address") != 0 {
+		t.Errorf("a NAT that cannot forward took routes or the address:\n%s", strings.Join(calls, "\n"))
+	}
+}
+
+// TestNatRouteKeeperCannotHangItsTimer: review R6. The keeper is a Type=oneshot unit that had no
+// TimeoutStartSec and curl without --max-time: a hung run keeps the unit activating, and the timer
+// never fires again (systemd#28698: "if the service remains in 'activating' state we'll not trigger
+// another run"). Now the unit stops a run after 180 s, every curl has --max-time, and every AWS CLI
+// call has connect and read timeouts and a bounded number of attempts.
+func TestNatRouteKeeperCannotHangItsTimer(t *testing.T) {
+	script := infra.NatUserData([]string{"rtb-1"})
+	unit := script[strings.Index(script, "nat-routes.service <<'UNIT'"):]
+	unit = unit[:strings.Index(unit, "\nUNIT\n")]
+	if !strings.Contains(unit, "\nType=oneshot\n") || !strings.Contains(unit, "\nTimeoutStartSec=180\n") {
+		t.Errorf("nat-routes.service lacks TimeoutStartSec=180:\n%s", unit)
+	}
+	for _, line := range strings.Split(script, "\n") {
+		if strings.Contains(line, "curl ") && !strings.HasPrefix(strings.TrimSpace(line), "#") && !strings.Contains(line, "--max-time ") {
+			t.Errorf("curl without --max-time: %s", line)
+		}
+	}
+	for _, want := range []string{"export AWS_MAX_ATTEMPTS=3", "trap 'exit 143' TERM"} {
+		if !strings.Contains(script, want) {
+			t.Errorf("the keeper lacks %q", want)
+		}
+	}
+
+	// As sent: every AWS CLI call of a run that takes over and reports itself has both timeouts.
+	h := newNatHost(t)
+	h.instance("i-0old", "2026-12-01T10:00:00+00:00", "running")
+	h.instance("i-0new", "2026-12-08T10:00:00+00:00", "running")
+	h.set("routes/rtb-1", "i-0old")
+	h.set("eip", "i-0old")
+	if out, err := h.boot([]string{"rtb-1"}, "i-0new"); err != nil {
+		t.Fatalf("user data: %v\n%s", err, out)
+	}
+	h.fail("routes", true)
+	h.set("routes/rtb-1", "None")
+	for run := 0; run < 5; run++ {
+		_, _ = h.keep("i-0new")
+	}
+	calls := h.calls()
+	if count(calls, "aws autoscaling set-instance-health") == 0 || count(calls, "aws ec2 replace-route") == 0 {
+		t.Fatalf("the runs did not call what the test checks:\n%s", strings.Join(calls, "\n"))
+	}
+	for _, c := range calls {
+		if strings.HasPrefix(c, "aws ") && (!strings.Contains(c, " --cli-connect-timeout 5") || !strings.Contains(c, " --cli-read-timeout 15")) {
+			t.Errorf("an AWS CLI call without timeouts: %s", c)
+		}
+		if strings.HasPrefix(c, "curl ") && !strings.Contains(c, "--max-time 5") {
+			t.Errorf("a curl call without --max-time: %s", c)
+		}
 	}
 }

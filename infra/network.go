@@ -255,6 +255,10 @@ func (n *Network) endpoints(ctx *pulumi.Context, name string, plan endpointPlan,
 			IpProtocol:      pulumi.String("tcp"),
 			FromPort:        pulumi.Int(443),
 			ToPort:          pulumi.Int(443),
+			// Says the source is the VPC's own block: the policy suite (APP.NET.1) exempts only those
+			// from naming a security group, and an existing VPC has no resource in the stack to read
+			// them from (review R8).
+			Tags: pulumi.StringMap{VpcCidrTag: pulumi.String(cidr)},
 		}, parent)
 		if err != nil {
 			return nil, fmt.Errorf("endpoints ingress from %s: %w", cidr, err)
@@ -277,6 +281,10 @@ func (n *Network) endpoints(ctx *pulumi.Context, name string, plan endpointPlan,
 	}
 	return out, nil
 }
+
+// VpcCidrTag marks the endpoints' ingress rules from the VPC's own CIDR blocks, with the block: the
+// policy suite's APP.NET.1 admits no other source into the endpoints' group without naming a group.
+const VpcCidrTag = "vpc-cidr"
 
 // cidrSlug is a CIDR as a logical-name part: 10.0.0.0/16 -> 10-0-0-0-16.
 func cidrSlug(cidr string) string {

@@ -149,13 +149,14 @@ var networkControls = []Control{
 	},
 	{
 		ID: "APP.NET.1", Title: "Instance, database and cache groups admit only named security groups", Severity: High,
-		Satisfied: "every rule into a non-load-balancer group references a security group (NAT instances: APP.NET.2; interface endpoints admit the VPC on 443)",
+		Satisfied: "every rule into a non-load-balancer group references a security group (NAT instances: APP.NET.2; interface endpoints admit the VPC's own CIDR blocks on 443)",
 		Check: func(s *Stack, report Reporter) {
 			lbGroups, natGroups, endpointGroups := loadBalancerGroups(s), natSecurityGroups(s), endpointSecurityGroups(s)
 			for _, in := range ingressRules(s) {
 				// An interface endpoint's private DNS answers for the whole VPC, so its group admits
-				// the VPC's addresses on 443 (the VPC User Guide's setup), never the internet.
-				if endpointGroups[in.group] && in.from == 443 && in.to == 443 && !in.internet() {
+				// the VPC's addresses on 443 (the VPC User Guide's setup): those, not any other
+				// private range, and never a prefix list (review R8).
+				if endpointGroups[in.group] && in.from == 443 && in.to == 443 && admitsOnlyItsVpc(s, in) {
 					continue
 				}
 				if !lbGroups[in.group] && !natGroups[in.group] && (len(in.sources) > 0 || in.fromSG == "") {
@@ -201,4 +202,31 @@ func endpointSecurityGroups(s *Stack) map[string]bool {
 		}
 	}
 	return out
+}
+
+// vpcCidrTag marks an endpoint ingress rule whose source is one of the VPC's CIDR blocks
+// (infra.VpcCidrTag): in an existing VPC the stack has no VPC resource to read them from.
+const vpcCidrTag = "vpc-cidr"
+
+// admitsOnlyItsVpc reports whether a rule's sources are all the VPC's own CIDR blocks: a VPC the
+// stack creates is known by its cidrBlock; in an existing VPC a rule says its source is one of the
+// VPC's by a vpcCidrTag tag of that same value (infra.Network sets it from the VPC's lookup).
+func admitsOnlyItsVpc(s *Stack, in ingress) bool {
+	if len(in.sources) == 0 || in.fromSG != "" {
+		return false
+	}
+	created := map[string]bool{}
+	for _, vpc := range s.OfType(typeVpc) {
+		created[vpc.Str("cidrBlock")] = true
+	}
+	for _, src := range in.sources {
+		own := created[src]
+		if len(created) == 0 && in.property == "ingress" {
+			own = in.res.Str("tags."+vpcCidrTag) == src
+		}
+		if !own || src == "" {
+			return false
+		}
+	}
+	return true
 }

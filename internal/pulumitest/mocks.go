@@ -138,9 +138,14 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		if !ok {
 			return nil, fmt.Errorf("InvalidSubnetID.NotFound: the subnet ID '%s' does not exist", id)
 		}
+		cidr, free := sub.Cidr, sub.FreeIPs
+		if cidr == "" {
+			cidr, free = "10.50.0.0/24", 240
+		}
 		return resource.PropertyMap{
 			"id": resource.NewStringProperty(id), "vpcId": resource.NewStringProperty(cmpOr(sub.Vpc, ExistingVpc)),
-			"availabilityZone": resource.NewStringProperty(sub.AZ),
+			"availabilityZone": resource.NewStringProperty(sub.AZ), "cidrBlock": resource.NewStringProperty(cidr),
+			"availableIpAddressCount": resource.NewNumberProperty(float64(free)),
 		}, nil
 	case "aws:ec2/getRouteTable:getRouteTable":
 		return routeTable(args.Args)
@@ -150,6 +155,8 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		return prefixList(args.Args)
 	case "aws:ec2/getVpcEndpoint:getVpcEndpoint":
 		return vpcEndpoint(args.Args)
+	case "aws:ec2transitgateway/getVpcAttachment:getVpcAttachment":
+		return vpcAttachment(args.Args)
 	case "aws:ec2/getNatGateway:getNatGateway", "aws:ec2/getInstance:getInstance",
 		"aws:ec2/getNetworkInterface:getNetworkInterface", "aws:ec2/getInternetGateway:getInternetGateway":
 		return routeTarget(args.Token, args.Args)
@@ -196,6 +203,9 @@ type ExistingSubnet struct {
 	StaleRoute bool
 	// LookupFails: reading the subnet's route table fails, for another reason than "no such table".
 	LookupFails bool
+	// Cidr and FreeIPs are its block and its free addresses; "" is a /24 with 240 free.
+	Cidr    string
+	FreeIPs int
 }
 
 // ExistingSubnets are the subnets of the existing network, by id.
@@ -224,8 +234,14 @@ var ExistingSubnets = map[string]ExistingSubnet{
 	"subnet-8a00000000000000a": {AZ: Region + "a", Route: [2]string{"vpcEndpointId", "vpce-0f1e00000000000a2"}},
 	"subnet-8b00000000000000b": {AZ: Region + "b", Route: [2]string{"vpcPeeringConnectionId", "pcx-0123456789abcdef0"}},
 	"subnet-9a00000000000000a": {AZ: Region + "a", Public: true, Route: [2]string{"gatewayId", GoneInternetGateway}},
-	"subnet-9b00000000000000b": {AZ: Region + "b", Route: [2]string{"transitGatewayId", "tgw-0123456789abcdef0"}, StaleRoute: true},
+	"subnet-9b00000000000000b": {AZ: Region + "b", Route: [2]string{"transitGatewayId", TransitGateway}, StaleRoute: true},
+	// Review R3: a transit gateway the VPC has no attachment to any more (its route a blackhole), and
+	// Cloud WAN beside an unrelated blackhole route.
+	"subnet-9c00000000000000c": {AZ: Region + "b", Route: [2]string{"transitGatewayId", GoneTransitGateway}},
+	"subnet-6c00000000000000c": {AZ: Region + "b", Route: [2]string{"coreNetworkArn", CoreNetwork}, StaleRoute: true},
 	"subnet-1e00000000000000e": {AZ: Region + "a", LookupFails: true},
+	// A public subnet too small for a load balancer: a /28 (11 usable addresses).
+	"subnet-0f00000000000000f": {AZ: Region + "b", Public: true, Cidr: "10.50.240.0/28", FreeIPs: 11},
 
 	// EndpointsVpc: public subnets, private ones with a NAT route and without any.
 	"subnet-e0a0000000000000a": {AZ: Region + "a", Public: true, Vpc: EndpointsVpc},
@@ -242,6 +258,11 @@ var ExistingSubnets = map[string]ExistingSubnet{
 	"subnet-a1b0000000000000b": {AZ: Region + "b", Vpc: SharedVpc},
 	"subnet-a2a0000000000000a": {AZ: Region + "a", NoRoute: true, Vpc: SharedVpc},
 	"subnet-a2b0000000000000b": {AZ: Region + "b", NoRoute: true, Vpc: SharedVpc},
+	// Review R1: SharedVpc's subnets routed to its owner's firewall endpoint, internet gateway and NAT
+	// gateway, which the participant's lookups do not find; two beside a stale blackhole route.
+	"subnet-a5a0000000000000a": {AZ: Region + "a", Public: true, Vpc: SharedVpc, Route: [2]string{"vpcEndpointId", OwnerFirewallEndpoint}},
+	"subnet-a3b0000000000000b": {AZ: Region + "b", Public: true, Vpc: SharedVpc, Route: [2]string{"gatewayId", OwnerInternetGateway}, StaleRoute: true},
+	"subnet-a4a0000000000000a": {AZ: Region + "a", Vpc: SharedVpc, Route: [2]string{"natGatewayId", OwnerNatGateway}, StaleRoute: true},
 }
 
 func cmpOr(a, b string) string {
@@ -484,10 +505,33 @@ const (
 	// GoneNatGateway and GoneInternetGateway are deleted and detached: routes to them are blackholes.
 	GoneNatGateway      = "nat-0dead0000000000001"
 	GoneInternetGateway = "igw-0dead0000000000001"
+	// TransitGateway has an available attachment of ExistingVpc; GoneTransitGateway none any more.
+	TransitGateway     = "tgw-0123456789abcdef0"
+	GoneTransitGateway = "tgw-0dead0000000000001"
+	// SharedVpcOwner's NAT gateway, internet gateway and firewall endpoint: the participant's lookups
+	// find none of them ("Participants cannot view ... resources that belong to ... the VPC owner").
+	OwnerNatGateway       = "nat-05a5a5a5a5a5a5a5a"
+	OwnerInternetGateway  = "igw-05a5a5a5a5a5a5a5a"
+	OwnerFirewallEndpoint = "vpce-05a5a5a5a5a5a5a5a"
 )
 
 // goneTargets are route targets that no longer work.
-var goneTargets = map[string]bool{GoneNatGateway: true, GoneInternetGateway: true}
+var goneTargets = map[string]bool{GoneNatGateway: true, GoneInternetGateway: true, GoneTransitGateway: true}
+
+// ownerTargets are SharedVpcOwner's, which lookups in Account do not find.
+var ownerTargets = map[string]bool{OwnerNatGateway: true, OwnerInternetGateway: true, OwnerFirewallEndpoint: true}
+
+// vpcAttachment answers getVpcAttachment by the vpc-id, transit-gateway-id and state filters:
+// ExistingVpc's available attachment to TransitGateway, and nothing else.
+func vpcAttachment(args resource.PropertyMap) (resource.PropertyMap, error) {
+	f := filterValues(args)
+	if accepts(f["vpc-id"], ExistingVpc) && accepts(f["transit-gateway-id"], TransitGateway) && accepts(f["state"], "available") {
+		str := resource.NewStringProperty
+		return resource.PropertyMap{"id": str("tgw-attach-0123456789abcdef0"), "vpcId": str(ExistingVpc),
+			"transitGatewayId": str(TransitGateway), "vpcOwnerId": str(Account)}, nil
+	}
+	return nil, fmt.Errorf("no matching EC2 Transit Gateway VPC Attachment found")
+}
 
 // vpcSecondaryCidrs are CIDR blocks associated with a VPC besides its primary one.
 var vpcSecondaryCidrs = map[string][]string{EndpointsVpc: {"100.64.0.0/16"}}
@@ -753,6 +797,9 @@ func routeTables(args resource.PropertyMap) resource.PropertyMap {
 func routeTarget(token string, args resource.PropertyMap) (resource.PropertyMap, error) {
 	str := resource.NewStringProperty
 	id := cmpOr(argString(args, "id"), cmpOr(argString(args, "instanceId"), argString(args, "internetGatewayId")))
+	if ownerTargets[id] {
+		return nil, fmt.Errorf("no matching EC2 %s found", token)
+	}
 	gone := goneTargets[id]
 	switch token {
 	case "aws:ec2/getNatGateway:getNatGateway":
@@ -776,6 +823,9 @@ func routeTarget(token string, args resource.PropertyMap) (resource.PropertyMap,
 	}
 	vpc := ExistingVpc
 	if attached := filterValues(args)["attachment.vpc-id"]; len(attached) > 0 {
+		if attached[0] == SharedVpc {
+			return nil, fmt.Errorf("no matching EC2 Internet Gateway found") // the owner's
+		}
 		vpc, id = attached[0], "igw-0123456789abcdef0"
 	}
 	var attachments []resource.PropertyValue
