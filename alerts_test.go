@@ -113,6 +113,9 @@ func TestAlertsReachEveryoneFromEveryAlarmAndRule(t *testing.T) {
 		for _, j := range c.Jobs {
 			wantRules = append(wantRules, "monitoring-"+j.Name+"-task-failed", "monitoring-"+j.Name+"-not-started", "monitoring-"+j.Name+"-run-failed")
 		}
+		if c.Migrate.Enabled {
+			wantRules = append(wantRules, "monitoring-migration-failed")
+		}
 		if c.Database.Enabled {
 			wantRules = append(wantRules, "monitoring-db-event", "monitoring-db-rotation-failed", "monitoring-db-reconcile-failed", "monitoring-db-secret-not-rotated")
 		}

@@ -172,6 +172,10 @@ func program(ctx *pulumi.Context) error {
 		Service:              cfg.Service,
 		Region:               cfg.Region,
 	}
+	if cfg.Migrate.Enabled {
+		// New code of the worker and jobs waits for the API's migration, and stays off when it failed.
+		runtime.Released = app.Released
+	}
 	var jobs *infra.ScheduledJobs
 	if len(cfg.Jobs) > 0 {
 		jobs, err = infra.NewScheduledJobs(ctx, "jobs", &infra.ScheduledJobsArgs{
@@ -275,6 +279,9 @@ func monitoringArgs(cfg *config.Config, c monitored) *infra.MonitoringArgs {
 	}
 	if cfg.Cluster.Capacity.Spot.Enabled {
 		args.CapacityProviderNames = append(args.CapacityProviderNames, c.cluster.SpotCapacityProviderName)
+	}
+	if cfg.Migrate.Enabled {
+		args.MigratingService = c.app.ServiceName
 	}
 	if c.jobs != nil {
 		args.Jobs = &infra.MonitoredJobs{

@@ -14,6 +14,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
 	"github.com/acme/ecs-api/config"
 	"github.com/acme/ecs-api/infra"
 	"github.com/acme/ecs-api/internal/pulumitest"
@@ -228,7 +231,131 @@ func TestFailedMigrationRollsBackAndAlerts(t *testing.T) {
 			if stops == nil || !strings.Contains(stops.Str("eventPattern"), `"service:`+name+`"`) {
 				t.Errorf("no unexpected-stops rule on the API service %s", name)
 			}
+			// The cause by name: the API's tasks whose app's reason says the migrate dependency failed,
+			// told to the alert topic with where the migration's output is.
+			failed := m.Named(ruleType, "monitoring-migration-failed")
+			if failed == nil || failed.Str("eventPattern") != infra.MigrationFailedPattern(m.Named("aws:ecs/cluster:Cluster", "cluster").Out("arn"), name) {
+				t.Fatalf("no migration-failed rule on the API service %s", name)
+			}
+			told := 0
+			for _, tg := range m.OfType(targetType) {
+				if tg.Str("rule") != failed.Out("name") {
+					continue
+				}
+				told++
+				if tpl := tg.Str("inputTransformer.inputTemplate"); !strings.Contains(tpl, "stream prefix "+infra.MigrateStreamPrefix+"/") {
+					t.Errorf("target %s does not point to the migration's logs: %s", tg.Name, tpl)
+				}
+			}
+			if told == 0 {
+				t.Error("the migration-failed rule tells no one")
+			}
 		})
+	}
+}
+
+// TestWorkerAndJobsWaitForTheAPIsMigration (review M1): with migrations on, `pulumi up` waits for the
+// API's rollout (waitForSteadyState), and the worker's task definition and service and every job's
+// task definition (which its state machine and schedule run) depend on the API's service through
+// AppService.Released, which fails the deploy when the service rolled back. So new worker and job
+// code never runs on a schema whose migration failed.
+func TestWorkerAndJobsWaitForTheAPIsMigration(t *testing.T) {
+	for _, stack := range stackFiles(t) {
+		t.Run(stack, func(t *testing.T) {
+			t.Parallel()
+			v, _ := migrateVariant(t, stack)
+			project, cfg := variantConfig(t, stack, v)
+			m, err := pulumitest.Run(project, stack, cfg, program)
+			if err != nil {
+				t.Fatalf("program failed: %v", err)
+			}
+			c := loadedConfig(t, stack, v)
+			svc, _ := apiTaskDefinition(t, m)
+			if !svc.Bool("waitForSteadyState") {
+				t.Error("the API's service does not wait for a steady state: the release gate would pass mid-rollout")
+			}
+			waiters := []*pulumitest.Resource{
+				m.Named("aws:ecs/taskDefinition:TaskDefinition", "worker-task"),
+				m.Named("aws:ecs/service:Service", "worker"),
+			}
+			for _, job := range c.Jobs {
+				waiters = append(waiters, m.Named("aws:ecs/taskDefinition:TaskDefinition", "jobs-"+job.Name+"-task"))
+			}
+			if len(c.Jobs) == 0 {
+				t.Error("no jobs in the graph to check")
+			}
+			for _, r := range waiters {
+				if r == nil {
+					t.Fatal("the worker or a job is missing from the graph")
+				}
+				if !slices.Contains(r.Dependencies, svc.URN) {
+					t.Errorf("%s %s does not wait for the API's release: dependencies %v", r.Type, r.Name, r.Dependencies)
+				}
+			}
+			for _, s := range m.OfType("aws:scheduler/schedule:Schedule") {
+				if !strings.HasPrefix(s.Name, "jobs-") {
+					continue
+				}
+				machine := m.Named("aws:sfn/stateMachine:StateMachine", s.Name)
+				if machine == nil || !strings.Contains(machine.Str("definition"), m.Named("aws:ecs/taskDefinition:TaskDefinition", s.Name+"-task").Out("arn")) {
+					t.Errorf("schedule %s does not run the task definition that waits for the API", s.Name)
+				}
+			}
+		})
+	}
+}
+
+// rolledBack answers the API's service as the provider does after a circuit-breaker rollback: the
+// wait for a steady state succeeded, on the previous task definition.
+type rolledBack struct{ *pulumitest.Mocks }
+
+const previousTaskDefinition = "arn:aws:ecs:us-east-1:123456789012:task-definition/ecs-api-dev-api:41"
+
+func (r *rolledBack) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	id, outputs, err := r.Mocks.NewResource(args)
+	if args.TypeToken == "aws:ecs/service:Service" && args.Name == "api" {
+		outputs["taskDefinition"] = resource.NewStringProperty(previousTaskDefinition)
+	}
+	return id, outputs, err
+}
+
+// TestARolledBackMigrationFailsTheDeployBeforeTheWorkerAndJobs: when the API's service comes back on
+// another task definition, the deploy fails with the gate's message and registers neither the
+// worker's nor any job's new task definition.
+func TestARolledBackMigrationFailsTheDeployBeforeTheWorkerAndJobs(t *testing.T) {
+	stack := "dev"
+	v, _ := migrateVariant(t, stack)
+	project, cfg := variantConfig(t, stack, v)
+	rec := &rolledBack{&pulumitest.Mocks{Project: project, Stack: stack, Exports: map[string]any{}}}
+	err := pulumi.RunErr(program, pulumi.WithMocks(project, stack, rec), func(ri *pulumi.RunInfo) { ri.Config = cfg })
+	if err == nil || !strings.Contains(err.Error(), "the API rolled back to "+previousTaskDefinition) {
+		t.Fatalf("program error %v, want the API's rollback", err)
+	}
+	for _, td := range rec.OfType("aws:ecs/taskDefinition:TaskDefinition") {
+		if td.Name != "api-task" {
+			t.Errorf("%s was registered although the API rolled back", td.Name)
+		}
+	}
+}
+
+// TestStacksWithoutMigrationsDoNotWaitForTheAPI: without migrations nothing changes: no wait for a
+// steady state, and the worker and the jobs do not depend on the API's service.
+func TestStacksWithoutMigrationsDoNotWaitForTheAPI(t *testing.T) {
+	project, cfg := variantConfig(t, "prod", variant{name: "worker", objects: map[string]map[string]any{
+		"worker": {"enabled": true, "command": []string{"node", "dist/worker.js"}},
+	}})
+	m, err := pulumitest.Run(project, "prod", cfg, program)
+	if err != nil {
+		t.Fatalf("program failed: %v", err)
+	}
+	svc, _ := apiTaskDefinition(t, m)
+	if svc.Has("waitForSteadyState") {
+		t.Errorf("prod (migrate commented out) sets waitForSteadyState %v", svc.Inputs["waitForSteadyState"])
+	}
+	for _, r := range append(m.OfType("aws:ecs/taskDefinition:TaskDefinition"), m.Named("aws:ecs/service:Service", "worker")) {
+		if slices.Contains(r.Dependencies, svc.URN) {
+			t.Errorf("%s waits for the API's service without migrations", r.Name)
+		}
 	}
 }
 
@@ -238,6 +365,18 @@ func TestStacksWithoutMigrationsKeepOneContainer(t *testing.T) {
 	_, td := apiTaskDefinition(t, m)
 	if defs := sentContainers(t, td); len(defs) != 1 || strings.Contains(td.Str("containerDefinitions"), "dependsOn") {
 		t.Errorf("prod (migrate commented out) has containers %v", slices.Sorted(maps.Keys(defs)))
+	}
+	project, cfg := variantConfig(t, "prod", variant{name: "alerts", objects: map[string]map[string]any{
+		"alerts": {"enabled": true, "emails": []string{"oncall@example.com"}},
+	}})
+	alerted, err := pulumitest.Run(project, "prod", cfg, program)
+	if err != nil {
+		t.Fatalf("program failed: %v", err)
+	}
+	if alerted.Named(ruleType, "monitoring-migration-failed") == nil && alerted.Named(ruleType, "monitoring-deployment-failed") == nil {
+		t.Fatal("alerts on but no rules")
+	} else if alerted.Named(ruleType, "monitoring-migration-failed") != nil {
+		t.Error("a migration-failed rule without migrations")
 	}
 }
 
@@ -302,4 +441,44 @@ func quoted(s []string) []string {
 		out[i] = strconv.Quote(v)
 	}
 	return out
+}
+
+// TestLockWrapperEndsTheMigrationWithItsLock (review M3, M4), on scripts/migrate-lock.js as shipped:
+// it sets the server's keepalives on its session right after connecting (so a dead task's lock is
+// released in about 30 s: "Dead connection handling in PostgreSQL", RDS User Guide), listens for its
+// connection's 'error' and 'end' (without an 'error' listener a dropped connection crashes Node and
+// the migrator runs on unlocked), and then stops the migrator's own process group and exits 1.
+func TestLockWrapperEndsTheMigrationWithItsLock(t *testing.T) {
+	b, err := os.ReadFile("scripts/migrate-lock.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := string(b)
+	connect := strings.Index(script, "await client.connect()")
+	lock := strings.Index(script, "pg_advisory_lock(")
+	if connect < 0 || lock < 0 {
+		t.Fatal("the wrapper neither connects nor takes the lock")
+	}
+	for _, set := range []string{
+		"SET tcp_keepalives_idle = 15", "SET tcp_keepalives_interval = 5", "SET tcp_keepalives_count = 3", "SET tcp_user_timeout = 30000",
+	} {
+		if !strings.Contains(script, "'"+set+"'") {
+			t.Errorf("the wrapper does not issue %q", set)
+		}
+	}
+	if apply := strings.Index(script, "for (const statement of KEEPALIVES) await client.query(statement)"); apply < connect || apply > lock {
+		t.Error("the keepalives are not set between connect() and the lock")
+	}
+	for _, want := range []string{
+		"client.on('error', lost)", "client.on('end',", "lost the migration lock", "detached: true",
+		"process.kill(-child.pid, signal)", "killGroup(child, 'SIGTERM')", "killGroup(child, 'SIGKILL'), KILL_AFTER_MS",
+		"const KILL_AFTER_MS = 5000", "process.exit(1)", "process.on(signal, () => killGroup(child, signal))",
+	} {
+		if !strings.Contains(script, want) {
+			t.Errorf("the wrapper lacks %q", want)
+		}
+	}
+	if strings.Index(script, "client.on('error', lost)") > connect {
+		t.Error("the 'error' listener is attached after connect(): an error before it would crash Node")
+	}
 }

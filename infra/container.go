@@ -123,6 +123,10 @@ type AppRuntime struct {
 	Connections Connections
 	Service     config.ServiceConfig
 	Region      string
+	// Released is AppService.Released: with migrations on, every task definition of this runtime
+	// (the worker's, the jobs') is registered only once the API serves this deploy's release, and
+	// not at all when it rolled back. Nil without migrations.
+	Released pulumi.ResourceArrayInput
 }
 
 // MigrateContainerName names the API task's migration container; MigrateStreamPrefix starts its log streams.
@@ -192,6 +196,10 @@ func newTaskDefinition(ctx *pulumi.Context, name string, rt AppRuntime, spec tas
 			volumes = append(volumes, &ecs.TaskDefinitionVolumeArgs{Name: pulumi.String(v.Volume)})
 		}
 	}
+	opts := []pulumi.ResourceOption{parent}
+	if rt.Released != nil {
+		opts = append(opts, pulumi.DependsOnInputs(rt.Released))
+	}
 	td, err := ecs.NewTaskDefinition(ctx, name, &ecs.TaskDefinitionArgs{
 		Volumes:                 volumes,
 		Family:                  pulumi.String(spec.Family),
@@ -202,7 +210,7 @@ func newTaskDefinition(ctx *pulumi.Context, name string, rt AppRuntime, spec tas
 		TaskRoleArn:             rt.TaskRoleArn,
 		ExecutionRoleArn:        rt.ExecutionRoleArn,
 		ContainerDefinitions:    containers,
-	}, parent)
+	}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("task definition %s: %w", name, err)
 	}

@@ -75,6 +75,25 @@ func UnexpectedStopPattern(clusterArn string, services []string) string {
 	}})
 }
 
+// MigrationFailedReason is a wildcard on the reason the ECS agent gives the app's container when
+// its migrate dependency failed, so the app never started: "dependency graph: failed to resolve
+// container ordering dependency [migrate(...)] for target [app(...)] as dependency did not exit
+// successfully.", "dependency graph: container ordering dependency [migrate(...)] for target
+// [app(...)] has timed out." (startTimeout) and "... because dependency will never start"
+// (amazon-ecs-agent, agent/engine/dependencygraph/graph.go; aws/amazon-ecs-agent#3218), each
+// behind "CannotStartContainerError: ". The dependency is named first, so an image or target
+// holding "migrate" does not match. "*" matches any run of characters, "[" is literal ("Wildcard
+// matching", "Content filtering in Amazon EventBridge event patterns").
+const MigrationFailedReason = "*container ordering dependency [" + MigrateContainerName + "*"
+
+// MigrationFailedPattern matches a stopped task of the service whose container's reason says its
+// migrate dependency failed, timed out or never started: the migration, not the app, stopped it.
+func MigrationFailedPattern(clusterArn, service string) string {
+	return stoppedTaskPattern(clusterArn, "service:", []string{service}, map[string]any{
+		"containers": map[string]any{"reason": []any{map[string]string{"wildcard": MigrationFailedReason}}},
+	})
+}
+
 // stoppedTaskPattern matches "ECS Task State Change" events of stopped tasks in the cluster whose
 // group is the prefix and one of names, and whose detail also matches conditions.
 func stoppedTaskPattern(clusterArn, groupPrefix string, names []string, conditions map[string]any) string {

@@ -68,7 +68,10 @@ type MonitoringArgs struct {
 	TargetGroupArnSuffix  pulumi.StringInput
 	// Services: the API first, then the worker.
 	Services []MonitoredService
-	Jobs     *MonitoredJobs
+	// MigratingService is the API's service when its tasks run migrations (a migrate container the
+	// app waits on), whose failures are told by name; nil without migrations.
+	MigratingService pulumi.StringInput
+	Jobs             *MonitoredJobs
 	// RotationStateMachineArn is the database rotation's redeploy, whose failure is worth a page.
 	RotationStateMachineArn pulumi.StringInput
 	// RotationReconcileStateMachineArn is the periodic check that redeploys the services still on a
@@ -360,6 +363,11 @@ func (w *watcher) rules() error {
 	if err := w.countStops(serviceSet); err != nil {
 		return err
 	}
+	if a.MigratingService != nil {
+		if err := w.migrationFailed(); err != nil {
+			return err
+		}
+	}
 
 	// One rule per job and per state machine keeps every pattern far below EventBridge's size limit,
 	// however many jobs there are.
@@ -388,6 +396,23 @@ func (w *watcher) rules() error {
 		}
 	}
 	return w.recoveries()
+}
+
+// migrationFailed tells an API task stopped because its migration failed, timed out or never
+// started; the deployment-failed rule then tells the rollback, without the cause.
+func (w *watcher) migrationFailed() error {
+	a := w.args
+	pattern := pulumi.All(a.ClusterArn, a.MigratingService).ApplyT(func(v []any) string {
+		return MigrationFailedPattern(v[0].(string), v[1].(string))
+	}).(pulumi.StringOutput)
+	return w.notify("migration-failed", "A database migration failed: an API task stopped before its app started", pattern,
+		map[string]string{"task": "$.detail.taskArn", "reason": "$.detail.stoppedReason"},
+		alertMessage{
+			Title: "Database migration failed in task <task>",
+			Description: fmt.Sprintf("The migrate container exited non-zero, ran past migrate.timeout or never started, so the app of task <task> did not start; ECS's stopped reason is below. The migration's output is in the app's log group under the stream prefix %s/. The circuit breaker rolls the rollout back to the previous task definition, and `pulumi up` fails before the worker and the jobs take the new version. ECS console (%s/ecs/v2) › the service › Tasks › Stopped shows each container's reason.",
+				MigrateStreamPrefix, ConsoleURL(a.Partition, a.Region)),
+			Details: []string{"reason"},
+		})
 }
 
 // jobRules tells a job's task that exited non-zero, one that never started, and a run that failed

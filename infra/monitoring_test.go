@@ -12,7 +12,7 @@ import (
 // matches evaluates an EventBridge event pattern against an event, with the semantics of
 // "Amazon EventBridge event patterns": every key of the pattern must match; a list matches when the
 // event's value (or any element of an event list) equals one of its literals or meets one of its
-// filters (prefix, anything-but of a value or a list); a nested object matches nested fields, any element of an event
+// filters (prefix, wildcard, anything-but of a value or a list); a nested object matches nested fields, any element of an event
 // list of objects; $or matches when any of its patterns does.
 func matches(pattern map[string]any, event any) bool {
 	if list, ok := event.([]any); ok {
@@ -73,6 +73,11 @@ func valueMatches(filters []any, got any) bool {
 					return true
 				}
 			}
+			if w, ok := f["wildcard"].(string); ok {
+				if s, ok := got.(string); ok && wildcardMatches(w, s) {
+					return true
+				}
+			}
 			if but, ok := f["anything-but"]; ok && got != nil {
 				excluded, isList := but.([]any)
 				if !isList {
@@ -89,6 +94,29 @@ func valueMatches(filters []any, got any) bool {
 		}
 	}
 	return false
+}
+
+// wildcardMatches is EventBridge's wildcard filter: "*" matches any run of characters, zero
+// included, everything else itself ("Wildcard matching", "Content filtering in Amazon EventBridge
+// event patterns").
+func wildcardMatches(pattern, s string) bool {
+	parts := strings.Split(pattern, "*")
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	last := len(parts) - 1
+	for _, p := range parts[1:last] {
+		i := strings.Index(s, p)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(p):]
+	}
+	if last == 0 {
+		return s == ""
+	}
+	return strings.HasSuffix(s, parts[last])
 }
 
 func decode(t *testing.T, s string) map[string]any {

@@ -33,6 +33,11 @@ type AppService struct {
 	// RolePolicies are every policy of the task and execution roles; anything else that starts
 	// tasks with these roles must depend on them.
 	RolePolicies []pulumi.Resource
+	// Released, with migrations on, resolves to the API's service once its rollout of this deploy's
+	// task definition reached a steady state, and fails the deploy when the service rolled back
+	// instead (ReleaseCheck); the worker and the jobs wait on it (AppRuntime.Released), so they never
+	// run new code on a schema whose migration failed. Nil without migrations.
+	Released pulumi.ResourceArrayOutput
 }
 
 // AppServiceArgs: names and ARNs from EcsCluster and LoadBalancer, plain values from config.
@@ -221,9 +226,30 @@ func NewAppService(ctx *pulumi.Context, name string, args *AppServiceArgs, opts 
 	if args.Autoscaled {
 		serviceOpts = append(serviceOpts, pulumi.IgnoreChanges([]string{"desiredCount"}))
 	}
+	if args.Migrate.Enabled {
+		// `pulumi up` waits for the rollout, its migration included, so that the worker and the jobs
+		// (which wait on Released) switch to the new code only once the API did.
+		serviceArgs.WaitForSteadyState = pulumi.Bool(true)
+	}
 	service, err := ecs.NewService(ctx, name, serviceArgs, serviceOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("app service %s: service: %w", name, err)
+	}
+	if args.Migrate.Enabled {
+		// After a circuit-breaker rollback the wait for a steady state succeeds, on the old task
+		// definition (hashicorp/terraform-provider-aws#19519); the service's task definition, read
+		// back after the wait, tells the two apart, as terraform-aws-modules/terraform-aws-ecs#325's
+		// postcondition does.
+		s.Released = pulumi.All(service.TaskDefinition, taskDef.Arn).ApplyT(func(v []any) ([]pulumi.Resource, error) {
+			var running string
+			if p := v[0].(*string); p != nil {
+				running = *p
+			}
+			if err := ReleaseCheck(running, v[1].(string)); err != nil {
+				return nil, fmt.Errorf("app service %s: %w", name, err)
+			}
+			return []pulumi.Resource{service}, nil
+		}).(pulumi.ResourceArrayOutput)
 	}
 
 	s.ServiceName = service.Name
@@ -239,6 +265,16 @@ func NewAppService(ctx *pulumi.Context, name string, args *AppServiceArgs, opts 
 		"taskRoleArn":       s.TaskRoleArn,
 		"executionRoleArn":  s.ExecutionRoleArn,
 	})
+}
+
+// ReleaseCheck fails when the API's service runs another task definition than the one this deploy
+// registered: the circuit breaker (or a deployment alarm) rolled it back, so the migration or the
+// release failed. An empty running ARN (the provider did not report one) passes.
+func ReleaseCheck(running, registered string) error {
+	if running == "" || running == registered {
+		return nil
+	}
+	return fmt.Errorf("the API rolled back to %s: its migration or the release failed; the worker and jobs keep the previous version", running)
 }
 
 // capacityStrategy places tasks on the on-demand capacity provider, or, with Spot, keeps the base

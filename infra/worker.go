@@ -48,6 +48,11 @@ func NewWorker(ctx *pulumi.Context, name string, args *WorkerArgs, opts ...pulum
 		return nil, fmt.Errorf("worker %s: %w", name, err)
 	}
 
+	serviceOpts := []pulumi.ResourceOption{parent, pulumi.DependsOn(rt.RolePolicies)}
+	if rt.Released != nil {
+		// Its task definition waits already; the service says so itself.
+		serviceOpts = append(serviceOpts, pulumi.DependsOnInputs(rt.Released))
+	}
 	service, err := ecs.NewService(ctx, name, &ecs.ServiceArgs{
 		Cluster:            rt.ClusterArn,
 		TaskDefinition:     td.Arn,
@@ -65,7 +70,7 @@ func NewWorker(ctx *pulumi.Context, name string, args *WorkerArgs, opts ...pulum
 		PropagateTags:        pulumi.String("SERVICE"),
 		EnableEcsManagedTags: pulumi.Bool(true),
 		EnableExecuteCommand: pulumi.Bool(rt.Service.EnableExecuteCommand),
-	}, parent, pulumi.DependsOn(rt.RolePolicies))
+	}, serviceOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("worker %s: service: %w", name, err)
 	}
