@@ -85,120 +85,118 @@ func apiTaskDefinition(t *testing.T, m *pulumitest.Mocks) (*pulumitest.Resource,
 	return nil, nil
 }
 
+// forEachMigratingStack runs the program for every stack file with migrations on, in parallel.
+func forEachMigratingStack(t *testing.T, check func(t *testing.T, stack string, v variant, mc config.MigrateConfig, m *pulumitest.Mocks)) {
+	for _, stack := range stackFiles(t) {
+		t.Run(stack, func(t *testing.T) {
+			t.Parallel()
+			v, mc := migrateVariant(t, stack)
+			project, cfg := variantConfig(t, stack, v)
+			m, err := pulumitest.Run(project, stack, cfg, program)
+			if err != nil {
+				t.Fatalf("program failed: %v", err)
+			}
+			check(t, stack, v, mc, m)
+		})
+	}
+}
+
 // TestNoAPITaskServesBeforeItsMigrationSucceeded: in every stack file, the API's task definition
 // runs the migration in a non-essential container of the app's image, environment, secrets, user,
 // hardening and log group, under `timeout`, and the app's container (the one the load balancer sends
 // traffic to) starts only once it exited 0. ECS's startTimeout outlasts the command's own limit.
 func TestNoAPITaskServesBeforeItsMigrationSucceeded(t *testing.T) {
-	for _, stack := range stackFiles(t) {
-		t.Run(stack, func(t *testing.T) {
-			t.Parallel()
-			v, mc := migrateVariant(t, stack)
-			project, cfg := variantConfig(t, stack, v)
-			m, err := pulumitest.Run(project, stack, cfg, program)
-			if err != nil {
-				t.Fatalf("program failed: %v", err)
-			}
-			svc, td := apiTaskDefinition(t, m)
-			raw := td.Str("containerDefinitions")
-			defs := sentContainers(t, td)
-			if len(defs) != 2 {
-				t.Fatalf("API task has containers %v, want app and migrate", slices.Sorted(maps.Keys(defs)))
-			}
-			app, migrate := defs[infra.ContainerName], defs[infra.MigrateContainerName]
-			if app == nil || migrate == nil {
-				t.Fatalf("API task lacks app or migrate: %s", raw)
-			}
+	forEachMigratingStack(t, func(t *testing.T, stack string, v variant, mc config.MigrateConfig, m *pulumitest.Mocks) {
+		svc, td := apiTaskDefinition(t, m)
+		raw := td.Str("containerDefinitions")
+		defs := sentContainers(t, td)
+		if len(defs) != 2 {
+			t.Fatalf("API task has containers %v, want app and migrate", slices.Sorted(maps.Keys(defs)))
+		}
+		app, migrate := defs[infra.ContainerName], defs[infra.MigrateContainerName]
+		if app == nil || migrate == nil {
+			t.Fatalf("API task lacks app or migrate: %s", raw)
+		}
 
-			// The app waits for the migration's success, as the JSON ECS receives says.
-			if !strings.Contains(raw, `"dependsOn":[{"containerName":"migrate","condition":"SUCCESS"}]`) {
-				t.Errorf("the app does not wait for the migration's SUCCESS: %s", raw)
-			}
-			if !reflect.DeepEqual(app["dependsOn"], []any{map[string]any{"containerName": "migrate", "condition": "SUCCESS"}}) {
-				t.Errorf("app dependsOn %v", app["dependsOn"])
-			}
-			if app["essential"] != true || migrate["essential"] != false {
-				t.Errorf("essential: app %v, migrate %v; want true and false (the migration exits)", app["essential"], migrate["essential"])
-			}
-			if svc.Str("loadBalancers.0.containerName") != infra.ContainerName {
-				t.Errorf("the load balancer sends traffic to %q, not to the container that waits", svc.Str("loadBalancers.0.containerName"))
-			}
-			if migrate["portMappings"] != nil || migrate["dependsOn"] != nil || migrate["memory"] != nil {
-				t.Errorf("migrate has ports %v, dependencies %v or a memory limit %v of its own", migrate["portMappings"], migrate["dependsOn"], migrate["memory"])
-			}
-			if app["portMappings"] == nil {
-				t.Error("the app lost its port")
-			}
+		// The app waits for the migration's success, as the JSON ECS receives says.
+		if !strings.Contains(raw, `"dependsOn":[{"containerName":"migrate","condition":"SUCCESS"}]`) {
+			t.Errorf("the app does not wait for the migration's SUCCESS: %s", raw)
+		}
+		if !reflect.DeepEqual(app["dependsOn"], []any{map[string]any{"containerName": "migrate", "condition": "SUCCESS"}}) {
+			t.Errorf("app dependsOn %v", app["dependsOn"])
+		}
+		if app["essential"] != true || migrate["essential"] != false {
+			t.Errorf("essential: app %v, migrate %v; want true and false (the migration exits)", app["essential"], migrate["essential"])
+		}
+		if svc.Str("loadBalancers.0.containerName") != infra.ContainerName {
+			t.Errorf("the load balancer sends traffic to %q, not to the container that waits", svc.Str("loadBalancers.0.containerName"))
+		}
+		if migrate["portMappings"] != nil || migrate["dependsOn"] != nil || migrate["memory"] != nil {
+			t.Errorf("migrate has ports %v, dependencies %v or a memory limit %v of its own", migrate["portMappings"], migrate["dependsOn"], migrate["memory"])
+		}
+		if app["portMappings"] == nil {
+			t.Error("the app lost its port")
+		}
 
-			// The command, wrapped in timeout; ECS's own limit beyond it and its kill.
-			want := append([]any{"timeout", "-k", strconv.Itoa(config.MigrateKillAfter), strconv.Itoa(mc.Timeout)}, anys(mc.Command)...)
-			if !reflect.DeepEqual(migrate["command"], want) {
-				t.Errorf("migrate command %v, want %v", migrate["command"], want)
-			}
-			if got, ok := migrate["startTimeout"].(float64); !ok || int(got) != config.MigrateStartTimeout(mc.Timeout) || int(got) <= mc.Timeout+config.MigrateKillAfter {
-				t.Errorf("migrate startTimeout %v, want %d: beyond the command's limit and kill", migrate["startTimeout"], config.MigrateStartTimeout(mc.Timeout))
-			}
-			if app["startTimeout"] != nil {
-				t.Errorf("app startTimeout %v: ECS reads it on the container waited for", app["startTimeout"])
-			}
+		// The command, wrapped in timeout; ECS's own limit beyond it and its kill.
+		want := append([]any{"timeout", "-k", strconv.Itoa(config.MigrateKillAfter), strconv.Itoa(mc.Timeout)}, anys(mc.Command)...)
+		if !reflect.DeepEqual(migrate["command"], want) {
+			t.Errorf("migrate command %v, want %v", migrate["command"], want)
+		}
+		if got, ok := migrate["startTimeout"].(float64); !ok || int(got) != config.MigrateStartTimeout(mc.Timeout) || int(got) <= mc.Timeout+config.MigrateKillAfter {
+			t.Errorf("migrate startTimeout %v, want %d: beyond the command's limit and kill", migrate["startTimeout"], config.MigrateStartTimeout(mc.Timeout))
+		}
+		if app["startTimeout"] != nil {
+			t.Errorf("app startTimeout %v: ECS reads it on the container waited for", app["startTimeout"])
+		}
 
-			// Same image, variables, secrets, user, hardening, logs (own prefix) as the app.
-			for _, key := range []string{"image", "environment", "secrets", "user", "readonlyRootFilesystem", "privileged", "linuxParameters", "mountPoints", "stopTimeout"} {
-				if !reflect.DeepEqual(app[key], migrate[key]) {
-					t.Errorf("%s differs: app %v, migrate %v", key, app[key], migrate[key])
-				}
+		// Same image, variables, secrets, user, hardening, logs (own prefix) as the app.
+		for _, key := range []string{"image", "environment", "secrets", "user", "readonlyRootFilesystem", "privileged", "linuxParameters", "mountPoints", "stopTimeout"} {
+			if !reflect.DeepEqual(app[key], migrate[key]) {
+				t.Errorf("%s differs: app %v, migrate %v", key, app[key], migrate[key])
 			}
-			if app["secrets"] == nil || !strings.Contains(raw, `"DB_PASSWORD"`) {
-				t.Error("the migration would not get the database password")
-			}
-			appLogs, migrateLogs := logOptions(app), logOptions(migrate)
-			if appLogs["awslogs-group"] != migrateLogs["awslogs-group"] || appLogs["awslogs-region"] != migrateLogs["awslogs-region"] ||
-				migrate["logConfiguration"].(map[string]any)["logDriver"] != "awslogs" {
-				t.Errorf("migrate logs %v, app logs %v: want the same group and region", migrateLogs, appLogs)
-			}
-			if migrateLogs["awslogs-stream-prefix"] != infra.MigrateStreamPrefix || appLogs["awslogs-stream-prefix"] != infra.ContainerName {
-				t.Errorf("stream prefixes: migrate %v, app %v", migrateLogs["awslogs-stream-prefix"], appLogs["awslogs-stream-prefix"])
-			}
-			if int(svc.Num("healthCheckGracePeriodSeconds")) < config.MigrateGracePeriod(mc.Timeout) {
-				t.Errorf("grace period %v does not cover the migration", svc.Num("healthCheckGracePeriodSeconds"))
-			}
-		})
-	}
+		}
+		if app["secrets"] == nil || !strings.Contains(raw, `"DB_PASSWORD"`) {
+			t.Error("the migration would not get the database password")
+		}
+		appLogs, migrateLogs := logOptions(app), logOptions(migrate)
+		if appLogs["awslogs-group"] != migrateLogs["awslogs-group"] || appLogs["awslogs-region"] != migrateLogs["awslogs-region"] ||
+			migrate["logConfiguration"].(map[string]any)["logDriver"] != "awslogs" {
+			t.Errorf("migrate logs %v, app logs %v: want the same group and region", migrateLogs, appLogs)
+		}
+		if migrateLogs["awslogs-stream-prefix"] != infra.MigrateStreamPrefix || appLogs["awslogs-stream-prefix"] != infra.ContainerName {
+			t.Errorf("stream prefixes: migrate %v, app %v", migrateLogs["awslogs-stream-prefix"], appLogs["awslogs-stream-prefix"])
+		}
+		if int(svc.Num("healthCheckGracePeriodSeconds")) < config.MigrateGracePeriod(mc.Timeout) {
+			t.Errorf("grace period %v does not cover the migration", svc.Num("healthCheckGracePeriodSeconds"))
+		}
+	})
 }
 
 // TestWorkerAndJobsRunNoMigration: they reuse the app's container but never its migration.
 func TestWorkerAndJobsRunNoMigration(t *testing.T) {
-	for _, stack := range stackFiles(t) {
-		t.Run(stack, func(t *testing.T) {
-			t.Parallel()
-			v, mc := migrateVariant(t, stack)
-			project, cfg := variantConfig(t, stack, v)
-			m, err := pulumitest.Run(project, stack, cfg, program)
-			if err != nil {
-				t.Fatalf("program failed: %v", err)
+	forEachMigratingStack(t, func(t *testing.T, stack string, v variant, mc config.MigrateConfig, m *pulumitest.Mocks) {
+		_, api := apiTaskDefinition(t, m)
+		others := 0
+		for _, td := range m.OfType("aws:ecs/taskDefinition:TaskDefinition") {
+			if td == api {
+				continue
 			}
-			_, api := apiTaskDefinition(t, m)
-			others := 0
-			for _, td := range m.OfType("aws:ecs/taskDefinition:TaskDefinition") {
-				if td == api {
-					continue
-				}
-				others++
-				defs := sentContainers(t, td)
-				if len(defs) != 1 || defs[infra.ContainerName] == nil {
-					t.Errorf("%s has containers %v, want only the app's", td.Name, slices.Sorted(maps.Keys(defs)))
-				}
-				raw := td.Str("containerDefinitions")
-				if strings.Contains(raw, `"dependsOn"`) || strings.Contains(raw, `"`+infra.MigrateContainerName+`"`) ||
-					strings.Contains(raw, strings.Join(quoted(mc.Command), ",")) {
-					t.Errorf("%s runs or waits for the migration: %s", td.Name, raw)
-				}
+			others++
+			defs := sentContainers(t, td)
+			if len(defs) != 1 || defs[infra.ContainerName] == nil {
+				t.Errorf("%s has containers %v, want only the app's", td.Name, slices.Sorted(maps.Keys(defs)))
 			}
-			if m.Named("aws:ecs/taskDefinition:TaskDefinition", "worker-task") == nil || others < 2 {
-				t.Errorf("want the worker's and the jobs' task definitions in the graph, got %d others", others)
+			raw := td.Str("containerDefinitions")
+			if strings.Contains(raw, `"dependsOn"`) || strings.Contains(raw, `"`+infra.MigrateContainerName+`"`) ||
+				strings.Contains(raw, strings.Join(quoted(mc.Command), ",")) {
+				t.Errorf("%s runs or waits for the migration: %s", td.Name, raw)
 			}
-		})
-	}
+		}
+		if m.Named("aws:ecs/taskDefinition:TaskDefinition", "worker-task") == nil || others < 2 {
+			t.Errorf("want the worker's and the jobs' task definitions in the graph, got %d others", others)
+		}
+	})
 }
 
 // TestFailedMigrationRollsBackAndAlerts: a migration that fails keeps its app from starting, so the
@@ -206,52 +204,43 @@ func TestWorkerAndJobsRunNoMigration(t *testing.T) {
 // that completed, while minimum healthy 100 % keeps the old tasks serving; the deployment-failed rule
 // and the unexpected-stops count watch the API service.
 func TestFailedMigrationRollsBackAndAlerts(t *testing.T) {
-	for _, stack := range stackFiles(t) {
-		t.Run(stack, func(t *testing.T) {
-			t.Parallel()
-			v, _ := migrateVariant(t, stack)
-			project, cfg := variantConfig(t, stack, v)
-			m, err := pulumitest.Run(project, stack, cfg, program)
-			if err != nil {
-				t.Fatalf("program failed: %v", err)
+	forEachMigratingStack(t, func(t *testing.T, stack string, v variant, _ config.MigrateConfig, m *pulumitest.Mocks) {
+		svc, _ := apiTaskDefinition(t, m)
+		if !svc.Bool("deploymentCircuitBreaker.enable") || !svc.Bool("deploymentCircuitBreaker.rollback") {
+			t.Errorf("circuit breaker %v: a failed migration would not roll back", svc.Inputs["deploymentCircuitBreaker"])
+		}
+		if svc.Num("deploymentMinimumHealthyPercent") != 100 {
+			t.Errorf("minimum healthy %v: old tasks would stop before new ones migrated and served", svc.Num("deploymentMinimumHealthyPercent"))
+		}
+		name := svc.Out("name")
+		rules := m.Named(ruleType, "monitoring-deployment-failed")
+		if rules == nil || !strings.Contains(rules.Str("eventPattern"), name) || !strings.Contains(rules.Str("eventPattern"), "SERVICE_DEPLOYMENT_FAILED") {
+			t.Errorf("no deployment-failed rule on the API service %s", name)
+		}
+		stops := m.Named(ruleType, "monitoring-task-stops")
+		if stops == nil || !strings.Contains(stops.Str("eventPattern"), `"service:`+name+`"`) {
+			t.Errorf("no unexpected-stops rule on the API service %s", name)
+		}
+		// The cause by name: the API's tasks whose app's reason says the migrate dependency failed,
+		// told to the alert topic with where the migration's output is.
+		failed := m.Named(ruleType, "monitoring-migration-failed")
+		if failed == nil || failed.Str("eventPattern") != infra.MigrationFailedPattern(m.Named("aws:ecs/cluster:Cluster", "cluster").Out("arn"), name) {
+			t.Fatalf("no migration-failed rule on the API service %s", name)
+		}
+		told := 0
+		for _, tg := range m.OfType(targetType) {
+			if tg.Str("rule") != failed.Out("name") {
+				continue
 			}
-			svc, _ := apiTaskDefinition(t, m)
-			if !svc.Bool("deploymentCircuitBreaker.enable") || !svc.Bool("deploymentCircuitBreaker.rollback") {
-				t.Errorf("circuit breaker %v: a failed migration would not roll back", svc.Inputs["deploymentCircuitBreaker"])
+			told++
+			if tpl := tg.Str("inputTransformer.inputTemplate"); !strings.Contains(tpl, "stream prefix "+infra.MigrateStreamPrefix+"/") {
+				t.Errorf("target %s does not point to the migration's logs: %s", tg.Name, tpl)
 			}
-			if svc.Num("deploymentMinimumHealthyPercent") != 100 {
-				t.Errorf("minimum healthy %v: old tasks would stop before new ones migrated and served", svc.Num("deploymentMinimumHealthyPercent"))
-			}
-			name := svc.Out("name")
-			rules := m.Named(ruleType, "monitoring-deployment-failed")
-			if rules == nil || !strings.Contains(rules.Str("eventPattern"), name) || !strings.Contains(rules.Str("eventPattern"), "SERVICE_DEPLOYMENT_FAILED") {
-				t.Errorf("no deployment-failed rule on the API service %s", name)
-			}
-			stops := m.Named(ruleType, "monitoring-task-stops")
-			if stops == nil || !strings.Contains(stops.Str("eventPattern"), `"service:`+name+`"`) {
-				t.Errorf("no unexpected-stops rule on the API service %s", name)
-			}
-			// The cause by name: the API's tasks whose app's reason says the migrate dependency failed,
-			// told to the alert topic with where the migration's output is.
-			failed := m.Named(ruleType, "monitoring-migration-failed")
-			if failed == nil || failed.Str("eventPattern") != infra.MigrationFailedPattern(m.Named("aws:ecs/cluster:Cluster", "cluster").Out("arn"), name) {
-				t.Fatalf("no migration-failed rule on the API service %s", name)
-			}
-			told := 0
-			for _, tg := range m.OfType(targetType) {
-				if tg.Str("rule") != failed.Out("name") {
-					continue
-				}
-				told++
-				if tpl := tg.Str("inputTransformer.inputTemplate"); !strings.Contains(tpl, "stream prefix "+infra.MigrateStreamPrefix+"/") {
-					t.Errorf("target %s does not point to the migration's logs: %s", tg.Name, tpl)
-				}
-			}
-			if told == 0 {
-				t.Error("the migration-failed rule tells no one")
-			}
-		})
-	}
+		}
+		if told == 0 {
+			t.Error("the migration-failed rule tells no one")
+		}
+	})
 }
 
 // TestWorkerAndJobsWaitForTheAPIsMigration (review M1): with migrations on, `pulumi up` waits for the
@@ -260,49 +249,40 @@ func TestFailedMigrationRollsBackAndAlerts(t *testing.T) {
 // AppService.Released, which fails the deploy when the service rolled back. So new worker and job
 // code never runs on a schema whose migration failed.
 func TestWorkerAndJobsWaitForTheAPIsMigration(t *testing.T) {
-	for _, stack := range stackFiles(t) {
-		t.Run(stack, func(t *testing.T) {
-			t.Parallel()
-			v, _ := migrateVariant(t, stack)
-			project, cfg := variantConfig(t, stack, v)
-			m, err := pulumitest.Run(project, stack, cfg, program)
-			if err != nil {
-				t.Fatalf("program failed: %v", err)
+	forEachMigratingStack(t, func(t *testing.T, stack string, v variant, _ config.MigrateConfig, m *pulumitest.Mocks) {
+		c := loadedConfig(t, stack, v)
+		svc, _ := apiTaskDefinition(t, m)
+		if !svc.Bool("waitForSteadyState") {
+			t.Error("the API's service does not wait for a steady state: the release gate would pass mid-rollout")
+		}
+		waiters := []*pulumitest.Resource{
+			m.Named("aws:ecs/taskDefinition:TaskDefinition", "worker-task"),
+			m.Named("aws:ecs/service:Service", "worker"),
+		}
+		for _, job := range c.Jobs {
+			waiters = append(waiters, m.Named("aws:ecs/taskDefinition:TaskDefinition", "jobs-"+job.Name+"-task"))
+		}
+		if len(c.Jobs) == 0 {
+			t.Error("no jobs in the graph to check")
+		}
+		for _, r := range waiters {
+			if r == nil {
+				t.Fatal("the worker or a job is missing from the graph")
 			}
-			c := loadedConfig(t, stack, v)
-			svc, _ := apiTaskDefinition(t, m)
-			if !svc.Bool("waitForSteadyState") {
-				t.Error("the API's service does not wait for a steady state: the release gate would pass mid-rollout")
+			if !slices.Contains(r.Dependencies, svc.URN) {
+				t.Errorf("%s %s does not wait for the API's release: dependencies %v", r.Type, r.Name, r.Dependencies)
 			}
-			waiters := []*pulumitest.Resource{
-				m.Named("aws:ecs/taskDefinition:TaskDefinition", "worker-task"),
-				m.Named("aws:ecs/service:Service", "worker"),
+		}
+		for _, s := range m.OfType("aws:scheduler/schedule:Schedule") {
+			if !strings.HasPrefix(s.Name, "jobs-") {
+				continue
 			}
-			for _, job := range c.Jobs {
-				waiters = append(waiters, m.Named("aws:ecs/taskDefinition:TaskDefinition", "jobs-"+job.Name+"-task"))
+			machine := m.Named("aws:sfn/stateMachine:StateMachine", s.Name)
+			if machine == nil || !strings.Contains(machine.Str("definition"), m.Named("aws:ecs/taskDefinition:TaskDefinition", s.Name+"-task").Out("arn")) {
+				t.Errorf("schedule %s does not run the task definition that waits for the API", s.Name)
 			}
-			if len(c.Jobs) == 0 {
-				t.Error("no jobs in the graph to check")
-			}
-			for _, r := range waiters {
-				if r == nil {
-					t.Fatal("the worker or a job is missing from the graph")
-				}
-				if !slices.Contains(r.Dependencies, svc.URN) {
-					t.Errorf("%s %s does not wait for the API's release: dependencies %v", r.Type, r.Name, r.Dependencies)
-				}
-			}
-			for _, s := range m.OfType("aws:scheduler/schedule:Schedule") {
-				if !strings.HasPrefix(s.Name, "jobs-") {
-					continue
-				}
-				machine := m.Named("aws:sfn/stateMachine:StateMachine", s.Name)
-				if machine == nil || !strings.Contains(machine.Str("definition"), m.Named("aws:ecs/taskDefinition:TaskDefinition", s.Name+"-task").Out("arn")) {
-					t.Errorf("schedule %s does not run the task definition that waits for the API", s.Name)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // rolledBack answers the API's service as the provider does after a circuit-breaker rollback: the
