@@ -262,19 +262,7 @@ func TestExistingVpcEndpointsThatWouldCollideAreRefused(t *testing.T) {
 			t.Run(stack+"/"+tc.name, func(t *testing.T) {
 				project, cfg := variantConfig(t, stack, variant{objects: map[string]map[string]any{"network": tc.network}, plain: tc.plain})
 				m, err := pulumitest.Run(project, stack, cfg, program)
-				if err == nil {
-					t.Fatal("the deploy went ahead")
-				}
-				for _, want := range append(tc.want, fmt.Sprintf("the existing network of stack %q", stack)) {
-					if !strings.Contains(err.Error(), want) {
-						t.Errorf("error %v\nwant one saying %q", err, want)
-					}
-				}
-				for _, r := range m.Resources() {
-					if !strings.HasPrefix(r.Type, "pulumi:providers:") {
-						t.Errorf("%s %s registered before the network was checked", r.Type, r.Name)
-					}
-				}
+				refusedBeforeAnything(t, m, err, append(tc.want, fmt.Sprintf("the existing network of stack %q", stack))...)
 			})
 		}
 	}
@@ -380,19 +368,7 @@ func TestExistingVpcRoutesAreClassifiedAsAWSRoutesThem(t *testing.T) {
 					}
 					return
 				}
-				if err == nil {
-					t.Fatal("the deploy went ahead")
-				}
-				for _, want := range append(tc.want, fmt.Sprintf("the existing network of stack %q", stack)) {
-					if !strings.Contains(err.Error(), want) {
-						t.Errorf("error %v\nwant one saying %q", err, want)
-					}
-				}
-				for _, r := range m.Resources() {
-					if !strings.HasPrefix(r.Type, "pulumi:providers:") {
-						t.Errorf("%s %s registered before the network was checked", r.Type, r.Name)
-					}
-				}
+				refusedBeforeAnything(t, m, err, append(tc.want, fmt.Sprintf("the existing network of stack %q", stack))...)
 			})
 		}
 	}
@@ -450,21 +426,9 @@ func TestExistingVpcPublicSubnetsFitTheLoadBalancer(t *testing.T) {
 				[]string{"subnet-1a00000000000000a", "subnet-1b00000000000000b"}, nil)
 			project, cfg := variantConfig(t, stack, variant{objects: map[string]map[string]any{"network": network}})
 			m, err := pulumitest.Run(project, stack, cfg, program)
-			if err == nil {
-				t.Fatal("the deploy went ahead with a /28 public subnet")
-			}
-			for _, want := range []string{"network.publicSubnetIds: " + small + " (10.50.240.0/28, 11 free IP addresses) is too small for the load balancer", "/27"} {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("error %v\nwant one saying %q", err, want)
-				}
-			}
+			refusedBeforeAnything(t, m, err, "network.publicSubnetIds: "+small+" (10.50.240.0/28, 11 free IP addresses) is too small for the load balancer", "/27")
 			if strings.Contains(err.Error(), "subnet-0a00000000000000a (") {
 				t.Errorf("a /24 public subnet refused too: %v", err)
-			}
-			for _, r := range m.Resources() {
-				if !strings.HasPrefix(r.Type, "pulumi:providers:") {
-					t.Errorf("%s %s registered before the network was checked", r.Type, r.Name)
-				}
 			}
 		})
 	}

@@ -217,6 +217,25 @@ func TestEveryNetworkChoiceRoutesTheInstancesOut(t *testing.T) {
 	})
 }
 
+// refusedBeforeAnything: the run failed with an error saying each of want, and registered nothing but
+// the provider: the existing network is checked before any resource exists.
+func refusedBeforeAnything(t *testing.T, m *pulumitest.Mocks, err error, want ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("the deploy went ahead; want an error saying %q", want)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %v\nwant one saying %q", err, w)
+		}
+	}
+	for _, r := range m.Resources() {
+		if !strings.HasPrefix(r.Type, "pulumi:providers:") {
+			t.Errorf("%s %s registered before the network was checked", r.Type, r.Name)
+		}
+	}
+}
+
 // TestExistingNetworkIsCheckedBeforeAnythingIsCreated: the deploy reads the existing subnets and
 // routes through AWS's APIs and refuses, naming the subnet, before registering a resource.
 func TestExistingNetworkIsCheckedBeforeAnythingIsCreated(t *testing.T) {
@@ -253,14 +272,7 @@ func TestExistingNetworkIsCheckedBeforeAnythingIsCreated(t *testing.T) {
 			}
 			project, cfg := variantConfig(t, "dev", variant{objects: map[string]map[string]any{"network": network}, plain: tc.plain})
 			m, err := pulumitest.Run(project, "dev", cfg, program)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want one saying %q", err, tc.want)
-			}
-			for _, r := range m.Resources() {
-				if !strings.HasPrefix(r.Type, "pulumi:providers:") {
-					t.Errorf("%s %s registered before the network was checked", r.Type, r.Name)
-				}
-			}
+			refusedBeforeAnything(t, m, err, tc.want)
 		})
 	}
 }
