@@ -132,6 +132,7 @@ func program(ctx *pulumi.Context) error {
 		TargetGroupArnSuffix:  alb.TargetGroupArnSuffix,
 		Alarms:                cfg.Alarms,
 		AlarmActions:          destinations,
+		Runbooks:              infra.Runbooks{URL: cfg.RunbookURL},
 		Autoscaled:            cfg.Autoscaling.Enabled,
 		Connections:           shared,
 		Config:                cfg.Service,
@@ -276,6 +277,7 @@ func monitoringArgs(cfg *config.Config, c monitored) *infra.MonitoringArgs {
 		Region:                cfg.Region,
 		Partition:             cfg.Partition(),
 		LogRetentionDays:      cfg.Service.LogRetentionDays,
+		Runbooks:              infra.Runbooks{URL: cfg.RunbookURL},
 	}
 	if cfg.Cluster.Capacity.Spot.Enabled {
 		args.CapacityProviderNames = append(args.CapacityProviderNames, c.cluster.SpotCapacityProviderName)

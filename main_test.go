@@ -15,6 +15,7 @@ import (
 
 	"github.com/acme/ecs-api/config"
 	"github.com/acme/ecs-api/infra"
+	"github.com/acme/ecs-api/internal/docs"
 	"github.com/acme/ecs-api/internal/pulumitest"
 	"github.com/acme/ecs-api/internal/snapshot"
 	"github.com/acme/ecs-api/policy"
@@ -157,7 +158,7 @@ func TestStackFilesComeOutAsConfigured(t *testing.T) {
 	}
 }
 
-// TestStackOutputs checks every stack exports the outputs README promises, with real values.
+// TestStackOutputs checks every stack exports the outputs docs/operating.md promises, with real values.
 func TestStackOutputs(t *testing.T) {
 	for stack, extra := range map[string][]string{
 		"dev":  {"databaseEndpoint", "databaseSecretArn"},
@@ -330,23 +331,31 @@ func TestInvalidConfigRegistersNothing(t *testing.T) {
 	}
 }
 
-// TestReadmeDocumentsEveryOutput keeps the output table and the commands true.
-func TestReadmeDocumentsEveryOutput(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
+// TestDocsListEveryOutput keeps the output table (docs/operating.md) and README's commands true.
+func TestDocsListEveryOutput(t *testing.T) {
+	operating := page(t, "docs/operating.md")
 	m := runStack(t, "dev")
 	for name := range m.Exports {
-		if !strings.Contains(string(readme), "| `"+name+"` |") {
-			t.Errorf("README's outputs table lacks %s", name)
+		if !strings.Contains(operating, "| `"+name+"` |") {
+			t.Errorf("docs/operating.md's outputs table lacks %s", name)
 		}
 	}
+	readme := page(t, "README.md")
 	for _, command := range []string{"pulumi login --local", "pulumi up --stack dev", "go test ./..."} {
-		if !strings.Contains(string(readme), command) {
+		if !strings.Contains(readme, command) {
 			t.Errorf("README lacks %q", command)
 		}
 	}
+}
+
+// page is the text of README.md or a page under docs/.
+func page(t *testing.T, name string) string {
+	t.Helper()
+	text, err := docs.Read(".", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return text
 }
 
 // TestStackScalingAndAlarms checks each stack's scaling and rollback posture.
@@ -533,15 +542,12 @@ func TestPolicySuite(t *testing.T) {
 	}
 }
 
-// TestReadmeListsEveryControl keeps the README's control table complete.
-func TestReadmeListsEveryControl(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
+// TestSecurityPageListsEveryControl keeps the control table of docs/security.md complete.
+func TestSecurityPageListsEveryControl(t *testing.T) {
+	security := page(t, "docs/security.md")
 	for _, c := range policy.Controls() {
-		if !strings.Contains(string(readme), "| `"+c.ID+"` | "+c.Title+" |") {
-			t.Errorf("README's control table lacks %s (%s)", c.ID, c.Title)
+		if !strings.Contains(security, "| `"+c.ID+"` | "+c.Title+" |") {
+			t.Errorf("docs/security.md's control table lacks %s (%s)", c.ID, c.Title)
 		}
 	}
 }
@@ -625,13 +631,10 @@ func TestCLIAcceptsOnlyImageAsRequired(t *testing.T) {
 	}
 }
 
-// TestReadmeSaysWhatAWSDoes keeps the README true about behaviour only a real account shows.
-func TestReadmeSaysWhatAWSDoes(t *testing.T) {
-	raw, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme := string(raw)
+// TestDocsSayWhatAWSDoes keeps README.md and the pages under docs/ true about behaviour only a real
+// account shows, each claim on the page a reader looks for it.
+func TestDocsSayWhatAWSDoes(t *testing.T) {
+	readme := page(t, "README.md")
 	// The first screen says what this is and gives the two commands before any reference table.
 	firstTable := strings.Index(readme, "\n| ")
 	for _, command := range []string{"pulumi up --stack dev", "go test ./..."} {
@@ -639,34 +642,34 @@ func TestReadmeSaysWhatAWSDoes(t *testing.T) {
 			t.Errorf("README's first screen lacks %q before the first table", command)
 		}
 	}
-	for _, want := range []string{
+	for _, claim := range []struct{ page, want string }{
 		// A fresh account lacks the ECS service-linked role; the first deploy fails without it.
-		"aws iam create-service-linked-role --aws-service-name ecs.amazonaws.com",
+		{"README.md", "aws iam create-service-linked-role --aws-service-name ecs.amazonaws.com"},
 		// A task waiting for capacity is not a failed RunTask; the run retries it once ECS stops it.
-		"No instance has room**: with a capacity provider, RunTask succeeds",
+		{"docs/jobs.md", "No instance has room**: with a capacity provider, RunTask succeeds"},
 		// Overlap is reported, not run.
-		"JobAlreadyRunning",
+		{"docs/jobs.md", "JobAlreadyRunning"},
 		// A refresh during a scheduled window writes the base bounds back.
-		"pulumi up --refresh",
+		{"docs/scaling.md", "pulumi up --refresh"},
 		// The app must trust the RDS CA to connect with TLS.
-		"rds-global-bundle.pem",
+		{"docs/data.md", "rds-global-bundle.pem"},
 		// Rotation replaces the tasks that hold the old password.
-		"RotationSucceeded",
+		{"docs/data.md", "RotationSucceeded"},
 		// The peak-rollout rule with prod's arithmetic.
-		"⌈41 / 4⌉ = 11 instances",
+		{"docs/architecture.md", "⌈41 / 4⌉ = 11 instances"},
 	} {
-		if !strings.Contains(readme, want) {
-			t.Errorf("README lacks %q", want)
+		if !strings.Contains(page(t, claim.page), claim.want) {
+			t.Errorf("%s lacks %q", claim.page, claim.want)
 		}
 	}
-	if strings.Contains(readme, "(no capacity, a throttled API)") {
-		t.Error("README says job retries cover no capacity; with capacity providers they do not")
+	if strings.Contains(page(t, "docs/jobs.md"), "(no capacity, a throttled API)") {
+		t.Error("docs/jobs.md says job retries cover no capacity; with capacity providers they do not")
 	}
 	_, prod, err := pulumitest.StackConfig(".", "prod")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if prod["ecs-api:maxInstances"] != "11" {
-		t.Errorf("README's arithmetic gives prod 11 instances, the stack file sets %s", prod["ecs-api:maxInstances"])
+		t.Errorf("docs/architecture.md's arithmetic gives prod 11 instances, the stack file sets %s", prod["ecs-api:maxInstances"])
 	}
 }

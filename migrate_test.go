@@ -19,6 +19,7 @@ import (
 
 	"github.com/acme/ecs-api/config"
 	"github.com/acme/ecs-api/infra"
+	"github.com/acme/ecs-api/internal/docs"
 	"github.com/acme/ecs-api/internal/pulumitest"
 )
 
@@ -380,23 +381,20 @@ func TestDeployWorkflowOutwaitsTheLongestMigration(t *testing.T) {
 	}
 }
 
-// TestReadmeShowsTheMeasuredLockWrapper: the wrapper README tells users to copy is the one
+// TestDataPageShowsTheMeasuredLockWrapper: the wrapper docs/data.md tells users to copy is the one
 // scripts/measure-migrate measured.
-func TestReadmeShowsTheMeasuredLockWrapper(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
+func TestDataPageShowsTheMeasuredLockWrapper(t *testing.T) {
+	migrations := docs.Section(page(t, "docs/data.md"), "database-migrations")
 	wrapper, err := os.ReadFile("scripts/migrate-lock.js")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(readme), "```js\n"+string(wrapper)+"```") {
-		t.Error("README's migrate-lock.js is not scripts/migrate-lock.js")
+	if !strings.Contains(migrations, "```js\n"+string(wrapper)+"```") {
+		t.Error("docs/data.md's migrate-lock.js is not scripts/migrate-lock.js")
 	}
-	for _, want := range []string{"### Database migrations", "prisma migrate deploy", "typeorm migration:run", "pg_advisory_lock", "expand", "contract"} {
-		if !strings.Contains(string(readme), want) {
-			t.Errorf("README's migrations section lacks %q", want)
+	for _, want := range []string{"prisma migrate deploy", "typeorm migration:run", "pg_advisory_lock", "expand", "contract"} {
+		if !strings.Contains(migrations, want) {
+			t.Errorf("docs/data.md's migrations section lacks %q", want)
 		}
 	}
 }

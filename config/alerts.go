@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 )
@@ -132,6 +133,30 @@ func (c *Config) DatabaseConnectionsThreshold() int {
 	}
 	limit, _ := DatabaseMaxConnections(c.Database.InstanceClass)
 	return limit * 8 / 10
+}
+
+// MaxRunbookURL bounds runbookUrl, so an alarm's description (PutMetricAlarm's AlarmDescription: 1024
+// characters) keeps room for what it says before the link.
+const MaxRunbookURL = 200
+
+// validateRunbookURL: the URL goes as written into alarm descriptions and into EventBridge input
+// templates, where "<name>" is a placeholder and '"' would end the JSON string it sits in, and an
+// anchor is appended to it, so it is an https URL with none of these and no fragment of its own.
+func validateRunbookURL(raw string, fail func(string, string, ...any)) {
+	if raw == "" {
+		return
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case len(raw) > MaxRunbookURL:
+		fail("runbookUrl", "is %d characters; at most %d", len(raw), MaxRunbookURL)
+	case err != nil || u.Scheme != "https" || u.Host == "":
+		fail("runbookUrl", "must be an https URL of docs/runbooks.md, e.g. https://github.com/<owner>/<repo>/blob/main/docs/runbooks.md (got %q)", raw)
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		fail("runbookUrl", "must not have a #fragment: each alert appends its section's anchor (got %q)", raw)
+	case strings.ContainsAny(raw, "<>\"\\ \t\n{}`"):
+		fail("runbookUrl", "must not contain spaces, quotes, backslashes, braces or angle brackets: it goes as written into alert templates (got %q)", raw)
+	}
 }
 
 func validateAlerts(c *Config, fail func(string, string, ...any)) {

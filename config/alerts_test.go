@@ -110,3 +110,39 @@ func TestFreeStorageAlarmStaysBelowStorageAutoscaling(t *testing.T) {
 		})
 	}
 }
+
+// TestRunbookURLIsRefusedWhereAlertsWouldBreak: runbookUrl goes as written into alarm descriptions
+// (PutMetricAlarm: AlarmDescription at most 1024 characters) and EventBridge input templates, where
+// "<name>" is a placeholder and a '"' would end the JSON string the link sits in; each alert appends
+// "#<anchor>", so the URL has no fragment of its own.
+func TestRunbookURLIsRefusedWhereAlertsWouldBreak(t *testing.T) {
+	for _, tc := range []struct {
+		name, url, want string
+	}{
+		{"empty: the repository path", "", ""},
+		{"GitHub blob URL", "https://github.com/my-org/ecs-api/blob/main/docs/runbooks.md", ""},
+		{"internal wiki with a query", "https://git.example.com/ops/ecs-api/-/blob/main/docs/runbooks.md?plain=0", ""},
+		{"plain http", "http://github.com/my-org/ecs-api/blob/main/docs/runbooks.md", "must be an https URL"},
+		{"a path, not a URL", "docs/runbooks.md", "must be an https URL"},
+		{"a fragment", "https://github.com/my-org/ecs-api/blob/main/docs/runbooks.md#alarms", "must not have a #fragment"},
+		{"a quote", `https://example.com/run"books`, "must not contain"},
+		{"a placeholder", "https://example.com/<stack>/runbooks.md", "must not contain"},
+		{"too long", "https://example.com/" + strings.Repeat("a", config.MaxRunbookURL), "is 220 characters; at most 200"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := parse(t, "prod", "us-east-1", map[string]string{"runbookUrl": tc.url})
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				if c.RunbookURL != tc.url {
+					t.Errorf("RunbookURL %q, want %q", c.RunbookURL, tc.url)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "runbookUrl: "+tc.want) || !strings.Contains(err.Error(), `stack "prod"`) {
+				t.Errorf("error %v, want runbookUrl: %s, naming the stack", err, tc.want)
+			}
+		})
+	}
+}

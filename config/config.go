@@ -40,6 +40,9 @@ type Config struct {
 	Migrate      MigrateConfig
 	// PolicyWaivers maps a policy control id to the reason this stack does not meet it.
 	PolicyWaivers map[string]string
+	// RunbookURL is where docs/runbooks.md of this repository opens in a browser; every alarm and
+	// alert links to its section there. Empty: the links are the page's path in the repository.
+	RunbookURL string
 }
 
 // NetworkConfig shapes the VPC, or names an existing one.
@@ -146,7 +149,7 @@ var Keys = []string{
 	"instanceType", "minInstances", "maxInstances", "desiredInstances", "rootVolumeSize",
 	"vpcCidr", "azCount", "natGateways", "certificateArn", "idleTimeout", "deletionProtection", "accessLogs", "webAclArn", "tags",
 	"autoscaling", "capacity", "alarms", "cronFlag", "jobs", "worker", "database", "cache",
-	"containerUser", "policyWaivers", "domain", "alerts", "repository", "network", "migrate",
+	"containerUser", "policyWaivers", "domain", "alerts", "repository", "network", "migrate", "runbookUrl",
 }
 
 // Source is where Pulumi hands a program its stack configuration; *pulumi.Context is one. Taking
@@ -246,6 +249,7 @@ func ParseConfig(project, stack, region string, get func(key string) string) (*C
 	c.Migrate = defaultMigrate()
 	l.object("migrate", &c.Migrate)
 	c.PolicyWaivers = l.stringMap("policyWaivers")
+	c.RunbookURL = l.optionalStr("runbookUrl")
 	if c.Cluster.DesiredInstances == 0 {
 		c.Cluster.DesiredInstances = c.Cluster.MinInstances
 	}
@@ -338,7 +342,8 @@ func (l *loader) stringMap(key string) map[string]string {
 }
 
 // object decodes a JSON value over target, which holds the field defaults; unknown fields are
-// errors so a typo (cputarget) is not silently ignored.
+// errors so a typo (cpuTraget) is not silently ignored. encoding/json matches field names without
+// regard to case, so cputarget is read as cpuTarget; and it stops at the first error in the value.
 func (l *loader) object(key string, target any) {
 	raw := l.optionalStr(key)
 	if raw == "" {
@@ -484,6 +489,7 @@ func (c *Config) Validate() error {
 	validateCache(c, fail)
 	validateDomain(c, fail)
 	validateAlerts(c, fail)
+	validateRunbookURL(c.RunbookURL, fail)
 	validateRepository(c, fail)
 	validateMigrate(c, fail)
 	if u := s.User; u != "" && !containerUser.MatchString(u) {
@@ -493,7 +499,7 @@ func (c *Config) Validate() error {
 	}
 	for _, id := range slices.Sorted(maps.Keys(c.PolicyWaivers)) {
 		if !controlid.Known(id) {
-			fail("policyWaivers", "%q is not a control of the policy suite (see README)", id)
+			fail("policyWaivers", "%q is not a control of the policy suite (see docs/security.md)", id)
 		}
 		if len(strings.TrimSpace(c.PolicyWaivers[id])) < 10 {
 			fail("policyWaivers", "%q needs a reason of at least 10 characters", id)

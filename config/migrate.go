@@ -12,7 +12,7 @@ type MigrateConfig struct {
 	Enabled bool `json:"enabled"`
 	// Command runs the migrations and exits 0, e.g. ["node", "migrate-lock.js", "node_modules/.bin/prisma",
 	// "migrate", "deploy"]. Every new task runs it, several at once during a rollout, so it must take a
-	// lock that waits (see README, Database migrations).
+	// lock that waits (see docs/data.md, Database migrations).
 	Command []string `json:"command"`
 	// Timeout in seconds: the command runs under `timeout` (which the image must provide, as for jobs),
 	// and a migration still running then fails its task, whose app never starts.

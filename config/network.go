@@ -115,7 +115,7 @@ func validateNetwork(c *Config, fail func(string, string, ...any)) {
 		if shape, err := ParseInstanceType(s.NatInstanceType); err != nil {
 			fail("network.natInstanceType", "%v (got %q)", err, s.NatInstanceType)
 		} else if shape.VCPUs > 8 {
-			fail("network.natInstanceType", "is larger than a NAT instance needs; past an xlarge a NAT gateway costs less (got %q)", s.NatInstanceType)
+			fail("network.natInstanceType", "has more than 8 vCPUs, more than a NAT instance needs; at that size a NAT gateway costs less (got %q)", s.NatInstanceType)
 		}
 	}
 	if !n.Existing() {

@@ -1,10 +1,9 @@
 package config_test
 
-// The stack's settings as the Pulumi CLI, the stack files and the README see them.
+// The stack's settings as the Pulumi CLI, the stack files and the docs see them.
 
 import (
 	"encoding/json"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/acme/ecs-api/config"
+	"github.com/acme/ecs-api/internal/docs"
 	"github.com/acme/ecs-api/internal/pulumitest"
 )
 
@@ -40,15 +40,32 @@ func TestConfigBuildsWithoutTheSDKs(t *testing.T) {
 	}
 }
 
-// TestReadmeDocumentsEveryKey keeps the configuration table complete.
-func TestReadmeDocumentsEveryKey(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
+// TestConfigurationPageDocumentsEveryKey keeps the configuration table complete: a row for every key
+// the program reads, with its type, its default, what it means and what validation refuses.
+func TestConfigurationPageDocumentsEveryKey(t *testing.T) {
+	page, err := docs.Read("..", "docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range config.Keys {
-		if !strings.Contains(string(readme), "| `"+key+"` |") {
-			t.Errorf("README's configuration table lacks %s", key)
+	rows := map[string][]string{}
+	for _, line := range strings.Split(page, "\n") {
+		if !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		// Cells split on the '|' that are not escaped as \|.
+		cells := strings.Split(strings.ReplaceAll(strings.Trim(line, "| "), `\|`, "\x00"), " | ")
+		key := strings.Trim(cells[0], "`")
+		rows[key] = cells
+	}
+	for _, key := range append([]string{"aws:region"}, config.Keys...) {
+		cells, ok := rows[key]
+		switch {
+		case !ok:
+			t.Errorf("docs/configuration.md's table lacks %s", key)
+		case len(cells) != 5:
+			t.Errorf("docs/configuration.md: the row of %s has %d cells, want key, type, default, meaning and what is refused", key, len(cells))
+		case strings.TrimSpace(cells[2]) == "" || strings.TrimSpace(cells[4]) == "":
+			t.Errorf("docs/configuration.md: the row of %s states no default or nothing it refuses: %q", key, cells)
 		}
 	}
 }
@@ -103,54 +120,66 @@ func TestStackFilesUseOnlyKnownKeys(t *testing.T) {
 	}
 }
 
-// TestReadmeExamplesAreValidConfig parses every YAML example of stack config in the README and
-// validates it on top of the prod stack, so the documentation cannot drift from the program.
-func TestReadmeExamplesAreValidConfig(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
+// TestDocsExamplesAreValidConfig parses every YAML example of stack config in README.md and the
+// pages under docs/ and validates it on top of the prod stack, so the documentation cannot drift
+// from the program.
+func TestDocsExamplesAreValidConfig(t *testing.T) {
 	_, prod, err := pulumitest.StackConfig("..", "prod")
 	if err != nil {
 		t.Fatal(err)
 	}
-	blocks := strings.Split(string(readme), "```yaml\n")[1:]
-	checked := 0
-	for _, block := range blocks {
-		block = block[:strings.Index(block, "```")]
-		if !strings.Contains(block, "ecs-api:") {
-			continue
+	checked := map[string]int{}
+	for _, name := range append([]string{"README.md"}, prefixed("docs/", docs.Pages)...) {
+		text, err := docs.Read("..", name)
+		if err != nil {
+			t.Fatal(err)
 		}
-		var values map[string]any
-		if err := yaml.Unmarshal([]byte(block), &values); err != nil {
-			t.Errorf("README example does not parse: %v\n%s", err, block)
-			continue
-		}
-		cfg := map[string]string{}
-		for k, v := range prod {
-			cfg[k] = v
-		}
-		for k, v := range values {
-			if !strings.HasPrefix(k, "ecs-api:") {
-				t.Errorf("README example sets %s, not a key of this project", k)
-			}
-			if s, ok := v.(string); ok {
-				cfg[k] = s
+		for _, block := range strings.Split(text, "```yaml\n")[1:] {
+			block = block[:strings.Index(block, "```")]
+			if !strings.Contains(block, "ecs-api:") {
 				continue
 			}
-			b, err := json.Marshal(v)
-			if err != nil {
-				t.Fatal(err)
+			var values map[string]any
+			if err := yaml.Unmarshal([]byte(block), &values); err != nil {
+				t.Errorf("%s: example does not parse: %v\n%s", name, err, block)
+				continue
 			}
-			cfg[k] = string(b)
+			cfg := map[string]string{}
+			for k, v := range prod {
+				cfg[k] = v
+			}
+			for k, v := range values {
+				if !strings.HasPrefix(k, "ecs-api:") {
+					t.Errorf("%s: example sets %s, not a key of this project", name, k)
+				}
+				if s, ok := v.(string); ok {
+					cfg[k] = s
+					continue
+				}
+				b, err := json.Marshal(v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfg[k] = string(b)
+			}
+			get := func(key string) string { return cfg["ecs-api:"+key] }
+			if _, err := config.ParseConfig("ecs-api", "prod", "us-east-1", get); err != nil {
+				t.Errorf("%s: example is not valid config: %v\n%s", name, err, block)
+			}
+			checked[name]++
 		}
-		get := func(key string) string { return cfg["ecs-api:"+key] }
-		if _, err := config.ParseConfig("ecs-api", "prod", "us-east-1", get); err != nil {
-			t.Errorf("README example is not valid config: %v\n%s", err, block)
+	}
+	for _, page := range []string{"docs/scaling.md", "docs/data.md", "docs/jobs.md", "docs/domain.md"} {
+		if checked[page] == 0 {
+			t.Errorf("checked no example on %s, which shows its keys in one", page)
 		}
-		checked++
 	}
-	if checked < 3 {
-		t.Errorf("checked %d README examples, want the scaling, data and jobs ones at least", checked)
+}
+
+func prefixed(prefix string, names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = prefix + n
 	}
+	return out
 }

@@ -37,7 +37,7 @@ func alarmName(ctx *pulumi.Context, logical string) string {
 // on they also notify the alert topics when they fire; their return to OK is told by the
 // monitoring's recovery rule, not by OK actions, which CloudWatch would also run when it creates
 // them (see AlarmRecoveredPattern).
-func serviceAlarms(ctx *pulumi.Context, name string, cfg config.AlarmsConfig, actions pulumi.StringArray, loadBalancer, targetGroup pulumi.StringInput,
+func serviceAlarms(ctx *pulumi.Context, name string, cfg config.AlarmsConfig, actions pulumi.StringArray, runbooks Runbooks, loadBalancer, targetGroup pulumi.StringInput,
 	parent pulumi.ResourceOption) ([]*cloudwatch.MetricAlarm, error) {
 	dimensions := pulumi.StringMap{"LoadBalancer": loadBalancer, "TargetGroup": targetGroup}
 	prefix := fmt.Sprintf("[%s/%s] ", ctx.Project(), ctx.Stack())
@@ -61,12 +61,12 @@ func serviceAlarms(ctx *pulumi.Context, name string, cfg config.AlarmsConfig, ac
 		return args
 	}
 
+	// Each alarm's suffix is also the anchor of its section of docs/runbooks.md.
 	specs := []struct {
-		suffix string
-		args   *cloudwatch.MetricAlarmArgs
+		suffix, description string
+		args                *cloudwatch.MetricAlarmArgs
 	}{
-		{"5xx-rate", common(&cloudwatch.MetricAlarmArgs{
-			AlarmDescription:   pulumi.Sprintf("%sMore than %v%% of requests to the tasks answer 5xx: the app fails; a deployment in progress rolls back. Look at the app's log group and the dashboard's Responses widget.", prefix, cfg.Target5xxPercent),
+		{"5xx-rate", fmt.Sprintf("%sMore than %v%% of requests to the tasks answer 5xx: the app fails; a deployment in progress rolls back. Look at the app's log group and the dashboard's Responses widget.", prefix, cfg.Target5xxPercent), common(&cloudwatch.MetricAlarmArgs{
 			ComparisonOperator: pulumi.String("GreaterThanThreshold"),
 			Threshold:          pulumi.Float64(cfg.Target5xxPercent),
 			MetricQueries: cloudwatch.MetricAlarmMetricQueryArray{
@@ -80,8 +80,7 @@ func serviceAlarms(ctx *pulumi.Context, name string, cfg config.AlarmsConfig, ac
 				},
 			},
 		})},
-		{"unhealthy-hosts", common(&cloudwatch.MetricAlarmArgs{
-			AlarmDescription:   pulumi.Sprintf("%sAt least %d task(s) failing load balancer health checks: they get no traffic and are replaced. Look at the target group's Targets tab for the health check's reason.", prefix, cfg.UnhealthyHosts),
+		{"unhealthy-hosts", fmt.Sprintf("%sAt least %d task(s) failing load balancer health checks: they get no traffic and are replaced. Look at the target group's Targets tab for the health check's reason.", prefix, cfg.UnhealthyHosts), common(&cloudwatch.MetricAlarmArgs{
 			ComparisonOperator: pulumi.String("GreaterThanOrEqualToThreshold"),
 			Threshold:          pulumi.Float64(float64(cfg.UnhealthyHosts)),
 			Namespace:          pulumi.String("AWS/ApplicationELB"),
@@ -90,8 +89,7 @@ func serviceAlarms(ctx *pulumi.Context, name string, cfg config.AlarmsConfig, ac
 			Period:             pulumi.Int(cfg.PeriodSeconds),
 			Statistic:          pulumi.String("Maximum"),
 		})},
-		{"p99-latency", common(&cloudwatch.MetricAlarmArgs{
-			AlarmDescription:   pulumi.Sprintf("%sp99 target response time above %v s: slow requests, often a busy database or too few tasks. Look at the dashboard's latency, CPU and database widgets.", prefix, cfg.P99LatencySeconds),
+		{"p99-latency", fmt.Sprintf("%sp99 target response time above %v s: slow requests, often a busy database or too few tasks. Look at the dashboard's latency, CPU and database widgets.", prefix, cfg.P99LatencySeconds), common(&cloudwatch.MetricAlarmArgs{
 			ComparisonOperator: pulumi.String("GreaterThanThreshold"),
 			Threshold:          pulumi.Float64(cfg.P99LatencySeconds),
 			Namespace:          pulumi.String("AWS/ApplicationELB"),
@@ -107,6 +105,11 @@ func serviceAlarms(ctx *pulumi.Context, name string, cfg config.AlarmsConfig, ac
 	}
 	var alarms []*cloudwatch.MetricAlarm
 	for _, spec := range specs {
+		description, err := runbooks.withRunbook(spec.description, spec.suffix, MaxAlarmDescription)
+		if err != nil {
+			return nil, fmt.Errorf("alarm %s: %w", spec.suffix, err)
+		}
+		spec.args.AlarmDescription = pulumi.String(description)
 		spec.args.Name = pulumi.String(alarmName(ctx, name+"-"+spec.suffix))
 		alarm, err := cloudwatch.NewMetricAlarm(ctx, name+"-"+spec.suffix, spec.args, parent)
 		if err != nil {

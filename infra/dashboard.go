@@ -30,7 +30,7 @@ type DashboardSpec struct {
 	Alarms []string
 }
 
-// Dashboard widget titles, as the README's layout table names them.
+// Dashboard widget titles, as the layout table of docs/operating.md names them.
 const (
 	WidgetAlarms       = "Alarms"
 	WidgetRequests     = "Requests"

@@ -183,7 +183,7 @@ func randomHex(n int) (string, error) {
 }
 
 // RDSCABundlePath is where DB_SSL_CA tells the app to find the RDS certificate bundle, which the
-// image must contain (README shows the Dockerfile line): the database refuses plaintext
+// image must contain (docs/data.md shows the Dockerfile line): the database refuses plaintext
 // (rds.force_ssl) and its certificates chain to Amazon's RDS CAs, which no default trust store holds.
 const RDSCABundlePath = "/etc/ssl/certs/rds-global-bundle.pem"
 

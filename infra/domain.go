@@ -131,7 +131,7 @@ func AliasRecordName(prefix, host string) string { return prefix + "-alias-" + h
 // the last deploy under that scheme: an alias then finds the same host's record, and the update
 // changes nothing in the zone. Had the list changed in the same deploy, the alias would find
 // another host's record, whose name change forces a replacement, and that replacement's CREATE
-// meets the record still in the zone. So the upgrade deploy keeps the names as they were (README,
+// meets the record still in the zone. So the upgrade deploy keeps the names as they were (docs/domain.md,
 // "Your own domain over HTTPS"). After it, the state holds every record under its host's name, the
 // engine looks for an alias only when a name is missing from the state, and no position-named
 // record is left to find.

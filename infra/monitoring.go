@@ -84,6 +84,8 @@ type MonitoringArgs struct {
 	Region           string
 	Partition        string
 	LogRetentionDays int
+	// Runbooks links every alarm and alert to its section of docs/runbooks.md.
+	Runbooks Runbooks
 }
 
 // Metric names and the namespace of the stack's own metric (unexpected task stops).
@@ -154,14 +156,19 @@ type watcher struct {
 	counting []pulumi.StringOutput
 }
 
-// alarm creates one alarm, named for the stack, that notifies the destinations when it fires. It
+// alarm creates one alarm, named for the stack, that notifies the destinations when it fires; its
+// description ends with the link to its runbook's section (the anchor runbook). It
 // has no OK action: CloudWatch runs OK actions on the INSUFFICIENT_DATA to OK transition of every
 // new alarm, so each deploy that creates or replaces alarms would send a burst of OKs; recoveries
 // come from the rule of AlarmRecoveredPattern instead. Missing data is not breaching: an idle stack
 // must not page anyone.
-func (w *watcher) alarm(suffix, description string, args *cloudwatch.MetricAlarmArgs) (pulumi.StringOutput, error) {
+func (w *watcher) alarm(suffix, runbook, description string, args *cloudwatch.MetricAlarmArgs) (pulumi.StringOutput, error) {
+	text, err := w.args.Runbooks.withRunbook(fmt.Sprintf("[%s] %s", w.stack, description), runbook, MaxAlarmDescription)
+	if err != nil {
+		return pulumi.StringOutput{}, fmt.Errorf("alarm %s: %w", suffix, err)
+	}
 	args.Name = pulumi.String(alarmName(w.ctx, w.name+"-"+suffix))
-	args.AlarmDescription = pulumi.String(truncate(fmt.Sprintf("[%s] %s", w.stack, description), MaxAlarmDescription))
+	args.AlarmDescription = pulumi.String(text)
 	args.AlarmActions = alarmActions(w.args.Destinations)
 	if args.TreatMissingData == nil {
 		args.TreatMissingData = pulumi.String("notBreaching")
@@ -188,6 +195,10 @@ func alarmActions(destinations pulumi.StringArray) pulumi.Array {
 // MaxAlarmDescription is PutMetricAlarm's limit on AlarmDescription.
 const MaxAlarmDescription = 1024
 
+// MaxInputTemplate is PutTargets' limit on an input transformer's InputTemplate ("Maximum length of
+// 8192", InputTransformer, EventBridge API Reference).
+const MaxInputTemplate = 8192
+
 // single is a one-metric alarm's metric fields.
 func single(namespace, metric, stat string, period int, dims pulumi.StringMap) *cloudwatch.MetricAlarmArgs {
 	return &cloudwatch.MetricAlarmArgs{
@@ -204,23 +215,27 @@ func single(namespace, metric, stat string, period int, dims pulumi.StringMap) *
 func (w *watcher) alarms() (pulumi.StringArray, error) {
 	a, t := w.args, w.args.Alerts.Thresholds
 	var arns pulumi.StringArray
-	create := func(recoverable bool, suffix, description, operator string, threshold float64, evaluations int, args *cloudwatch.MetricAlarmArgs) error {
+	// Each alarm is a suffix of its logical name and the anchor of its runbook section: several
+	// alarms of one kind (per service, per capacity provider) share a section.
+	type alarm struct{ suffix, runbook string }
+	create := func(recoverable bool, id alarm, description, operator string, threshold float64, evaluations int, args *cloudwatch.MetricAlarmArgs) error {
 		args.ComparisonOperator = pulumi.String(operator)
 		args.Threshold = pulumi.Float64(threshold)
 		args.EvaluationPeriods = pulumi.Int(evaluations)
-		arn, err := w.alarm(suffix, description, args)
+		arn, err := w.alarm(id.suffix, id.runbook, description, args)
 		arns = append(arns, arn)
 		if !recoverable {
 			w.counting = append(w.counting, arn)
 		}
 		return err
 	}
-	add := func(suffix, description, operator string, threshold float64, evaluations int, args *cloudwatch.MetricAlarmArgs) error {
-		return create(true, suffix, description, operator, threshold, evaluations, args)
+	add := func(id alarm, description, operator string, threshold float64, evaluations int, args *cloudwatch.MetricAlarmArgs) error {
+		return create(true, id, description, operator, threshold, evaluations, args)
 	}
-	count := func(suffix, description, operator string, threshold float64, evaluations int, args *cloudwatch.MetricAlarmArgs) error {
-		return create(false, suffix, description, operator, threshold, evaluations, args)
+	count := func(id alarm, description, operator string, threshold float64, evaluations int, args *cloudwatch.MetricAlarmArgs) error {
+		return create(false, id, description, operator, threshold, evaluations, args)
 	}
+	same := func(suffix string) alarm { return alarm{suffix, suffix} }
 	var errs []error
 	for _, svc := range a.Services {
 		shortfall := &cloudwatch.MetricAlarmArgs{MetricQueries: cloudwatch.MetricAlarmMetricQueryArray{
@@ -229,8 +244,8 @@ func (w *watcher) alarms() (pulumi.StringArray, error) {
 			&cloudwatch.MetricAlarmMetricQueryArgs{Id: pulumi.String("shortfall"), Expression: pulumi.String("desired - running"),
 				Label: pulumi.String("Tasks missing"), ReturnData: pulumi.Bool(true)},
 		}}
-		errs = append(errs, add(svc.Name+"-tasks-below-desired",
-			fmt.Sprintf("The %s service has run fewer tasks than it wants for %d minutes. Look at the service's Events tab in the ECS console (placement failures, tasks that stop on start) and at the Tasks alarm on the dashboard.", svc.Name, t.TaskShortfallMinutes),
+		errs = append(errs, add(alarm{svc.Name + "-tasks-below-desired", "tasks-below-desired"},
+			fmt.Sprintf("The %s service has run fewer tasks than it wants for %d minutes. Look at the service's Events tab in the ECS console (placement failures, tasks that stop on start) and at the dashboard's Tasks widget.", svc.Name, t.TaskShortfallMinutes),
 			"GreaterThanThreshold", 0, t.TaskShortfallMinutes, shortfall))
 	}
 	for i, cp := range a.CapacityProviderNames {
@@ -238,22 +253,22 @@ func (w *watcher) alarms() (pulumi.StringArray, error) {
 		if i > 0 {
 			suffix = fmt.Sprintf("capacity-wait-%d", i+1)
 		}
-		errs = append(errs, add(suffix,
+		errs = append(errs, add(alarm{suffix, "capacity-wait"},
 			fmt.Sprintf("Tasks have waited for EC2 capacity for %d minutes (capacity provider reservation above 100 %%): the Auto Scaling group is at maxInstances or cannot launch. Raise maxInstances, or look at the group's Activity tab for launch errors.", t.CapacityWaitMinutes),
 			"GreaterThanThreshold", 100, t.CapacityWaitMinutes,
 			single("AWS/ECS/ManagedScaling", "CapacityProviderReservation", "Minimum", 60, pulumi.StringMap{"CapacityProviderName": cp, "ClusterName": a.ClusterName})))
 	}
-	errs = append(errs, add("lb-5xx",
+	errs = append(errs, add(same("lb-5xx"),
 		fmt.Sprintf("The load balancer itself answered more than %d 5xx a minute for 3 minutes: no healthy target (503), targets refusing or resetting connections (502) or timing out (504). Look at the Targets widget and the target group's health checks.", t.LoadBalancer5xxPerMinute),
 		"GreaterThanThreshold", float64(t.LoadBalancer5xxPerMinute), 3,
 		single("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "Sum", 60, pulumi.StringMap{"LoadBalancer": a.LoadBalancerArnSuffix})))
-	errs = append(errs, count("unexpected-task-stops",
+	errs = append(errs, count(same("unexpected-task-stops"),
 		fmt.Sprintf("More than %d tasks stopped unexpectedly (container exited, failed to start, or failed health checks) in %d minutes. The stopped tasks' reasons are in the log group of the rule that counts them and under Tasks > Stopped in the ECS console; their output in the app's log group.", t.UnexpectedStops, t.UnexpectedStopsMinutes),
 		"GreaterThanThreshold", float64(t.UnexpectedStops), 1,
 		single(MetricNamespace(w.ctx.Project(), w.ctx.Stack()), UnexpectedStopsMetric, "Sum", t.UnexpectedStopsMinutes*60, nil)))
 
 	if j := a.Jobs; j != nil {
-		errs = append(errs, count("job-dlq",
+		errs = append(errs, count(same("job-dlq"),
 			"A scheduled job run could not be started: EventBridge Scheduler gave up and left the event in the jobs' dead-letter queue. Read the message's attributes (ERROR_CODE, ERROR_MESSAGE) in the SQS console, fix the cause, then purge the queue.",
 			"GreaterThanThreshold", 0, 1, single("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", 300, pulumi.StringMap{"QueueName": j.DeadLetterQueue})))
 	}
@@ -261,24 +276,24 @@ func (w *watcher) alarms() (pulumi.StringArray, error) {
 		dims := pulumi.StringMap{"DBInstanceIdentifier": d.Identifier}
 		const rdsLook = "RDS console > Databases > the instance > Monitoring, and Performance Insights where enabled."
 		errs = append(errs,
-			add("db-cpu", fmt.Sprintf("Database CPU above %d %% for 15 minutes. %s", t.DatabaseCPUPercent, rdsLook),
+			add(same("db-cpu"), fmt.Sprintf("Database CPU above %d %% for 15 minutes. %s", t.DatabaseCPUPercent, rdsLook),
 				"GreaterThanThreshold", float64(t.DatabaseCPUPercent), 3, single("AWS/RDS", "CPUUtilization", "Average", 300, dims)),
-			add("db-free-storage", freeStorageDescription(d)+" "+rdsLook,
+			add(same("db-free-storage"), freeStorageDescription(d)+" "+rdsLook,
 				"LessThanThreshold", float64(d.AllocatedStorageGiB)*d.FreeStoragePercent/100*1024*1024*1024, 1, single("AWS/RDS", "FreeStorageSpace", "Minimum", 300, dims)),
-			add("db-free-memory", fmt.Sprintf("Database freeable memory below %d MiB for 15 minutes: queries spill to disk and connections may be refused. %s", t.DatabaseFreeMemoryMiB, rdsLook),
+			add(same("db-free-memory"), fmt.Sprintf("Database freeable memory below %d MiB for 15 minutes: queries spill to disk and connections may be refused. %s", t.DatabaseFreeMemoryMiB, rdsLook),
 				"LessThanThreshold", float64(t.DatabaseFreeMemoryMiB)*1024*1024, 3, single("AWS/RDS", "FreeableMemory", "Minimum", 300, dims)),
-			add("db-connections", fmt.Sprintf("Database connections above %d for 10 minutes: near max_connections, new ones are refused. Check the app's pool size times the task count. %s", d.Connections, rdsLook),
+			add(same("db-connections"), fmt.Sprintf("Database connections above %d for 10 minutes: near max_connections, new ones are refused. Check the app's pool size times the task count. %s", d.Connections, rdsLook),
 				"GreaterThanThreshold", float64(d.Connections), 2, single("AWS/RDS", "DatabaseConnections", "Maximum", 300, dims)),
 		)
 	}
 	if a.CacheNodes != nil {
 		const cacheLook = "ElastiCache console > the cluster > Metrics, per node."
 		errs = append(errs,
-			add("cache-cpu", fmt.Sprintf("Cache engine CPU above %d %% on a node for 15 minutes. %s", t.CacheCPUPercent, cacheLook),
+			add(same("cache-cpu"), fmt.Sprintf("Cache engine CPU above %d %% on a node for 15 minutes. %s", t.CacheCPUPercent, cacheLook),
 				"GreaterThanThreshold", float64(t.CacheCPUPercent), 3, overNodes(a.CacheNodes, "MAX", "EngineCPUUtilization", "Maximum")),
-			add("cache-memory", fmt.Sprintf("Cache memory above %d %% on a node for 15 minutes; evictions follow. %s", t.CacheMemoryPercent, cacheLook),
+			add(same("cache-memory"), fmt.Sprintf("Cache memory above %d %% on a node for 15 minutes; evictions follow. %s", t.CacheMemoryPercent, cacheLook),
 				"GreaterThanThreshold", float64(t.CacheMemoryPercent), 3, overNodes(a.CacheNodes, "MAX", "DatabaseMemoryUsagePercentage", "Maximum")),
-			count("cache-evictions", fmt.Sprintf("The cache evicted more than %d keys in 5 minutes: sessions or rate limits kept there are lost. Use a larger nodeType. %s", t.CacheEvictions, cacheLook),
+			count(same("cache-evictions"), fmt.Sprintf("The cache evicted more than %d keys in 5 minutes: sessions or rate limits kept there are lost. Use a larger nodeType. %s", t.CacheEvictions, cacheLook),
 				"GreaterThanThreshold", float64(t.CacheEvictions), 1, overNodes(a.CacheNodes, "SUM", "Evictions", "Sum")),
 		)
 	}
@@ -356,6 +371,7 @@ func (w *watcher) rules() error {
 			Title:       "ECS deployment <deployment> of <service> failed",
 			Description: fmt.Sprintf("ECS's reason is below; it says whether the deployment rolls back, and with rollback the service returns to its last working deployment. Why the new tasks stopped: ECS console (%s/ecs/v2) › the service › Deployments, and Tasks › Stopped; their output is in the app's log group.", console),
 			Details:     []string{"reason"},
+			Runbook:     "deployment-failed",
 		}); err != nil {
 		return err
 	}
@@ -379,13 +395,13 @@ func (w *watcher) rules() error {
 		}
 	}
 	if a.RotationStateMachineArn != nil {
-		if err := w.runFailed("db-rotation-failed", "The redeploy after a database password rotation failed: tasks may hold the old password",
+		if err := w.runFailed("db-rotation-failed", "db-rotation-failed", "The redeploy after a database password rotation failed: tasks may hold the old password",
 			a.RotationStateMachineArn.ToStringOutput()); err != nil {
 			return err
 		}
 	}
 	if a.RotationReconcileStateMachineArn != nil {
-		if err := w.runFailed("db-reconcile-failed", "The periodic check that redeploys services after a database password change failed: tasks may hold the old password until it runs again",
+		if err := w.runFailed("db-reconcile-failed", "db-reconcile-failed", "The periodic check that redeploys services after a database password change failed: tasks may hold the old password until it runs again",
 			a.RotationReconcileStateMachineArn.ToStringOutput()); err != nil {
 			return err
 		}
@@ -412,6 +428,7 @@ func (w *watcher) migrationFailed() error {
 			Description: fmt.Sprintf("The migrate container exited non-zero, ran past migrate.timeout or never started, so the app of task <task> did not start; ECS's stopped reason is below. The migration's output is in the app's log group under the stream prefix %s/. The circuit breaker rolls the rollout back to the previous task definition, and `pulumi up` fails before the worker and the jobs take the new version. ECS console (%s/ecs/v2) › the service › Tasks › Stopped shows each container's reason.",
 				MigrateStreamPrefix, ConsoleURL(a.Partition, a.Region)),
 			Details: []string{"reason"},
+			Runbook: "migration-failed",
 		})
 }
 
@@ -435,6 +452,7 @@ func (w *watcher) jobRules(job string, j *MonitoredJobs) error {
 			Title:       fmt.Sprintf("A task of the %s job exited with code <exitCode>", job),
 			Description: fmt.Sprintf("Task <task> stopped with <stopCode>; ECS's stopped reason is below. Its output is in the app's log group under the stream prefix job-%s. %s", job, retries),
 			Details:     []string{"reason"},
+			Runbook:     "job-task-failed",
 		}); err != nil {
 		return err
 	}
@@ -444,11 +462,12 @@ func (w *watcher) jobRules(job string, j *MonitoredJobs) error {
 			Title:       fmt.Sprintf("A task of the %s job never started", job),
 			Description: fmt.Sprintf("Task <task>. Its container did not run, so there is no exit code and no output: ECS's stopped reason, below, names what failed (the image pull, a secret, placement on an instance). %s", retries),
 			Details:     []string{"reason"},
+			Runbook:     "job-not-started",
 		}); err != nil {
 		return err
 	}
 	machine := j.StateMachineArns.ToStringMapOutput().MapIndex(pulumi.String(job))
-	return w.runFailed(job+"-run-failed", fmt.Sprintf("A run of the %s job failed after its retries, timed out or was aborted", job), machine)
+	return w.runFailed(job+"-run-failed", "job-run-failed", fmt.Sprintf("A run of the %s job failed after its retries, timed out or was aborted", job), machine)
 }
 
 // databaseRules tells the instance's own events and a failed rotation of its password.
@@ -468,6 +487,7 @@ func (w *watcher) databaseRules(d *MonitoredDatabase) error {
 			Title:       "Database <db>: <category> event <event>",
 			Description: fmt.Sprintf("RDS's message is below. RDS console (%s/rds/home?region=%s) › Databases › <db> › Logs & events.", console, a.Region),
 			Details:     []string{"message"},
+			Runbook:     "db-event",
 		}); err != nil {
 		return err
 	}
@@ -479,6 +499,7 @@ func (w *watcher) databaseRules(d *MonitoredDatabase) error {
 		alertMessage{
 			Title:       "Database password rotation: <event>",
 			Description: fmt.Sprintf("Secrets Manager reported <event> for <secret> at <time>: RotationFailed when the rotation did not complete, RotationAbandoned when a new version was put while one was under way. Secrets Manager console (%s/secretsmanager/home?region=%s) › the secret › Rotation shows its state and lets you rotate it again; a rotation that succeeds redeploys the services, which then read the current password.", console, a.Region),
+			Runbook:     "db-secret-not-rotated",
 		})
 }
 
@@ -496,11 +517,11 @@ func (w *watcher) recoveries() error {
 	}).(pulumi.StringOutput)
 	return w.notify("alarm-recovered", "An alarm of the stack on a lasting condition is OK again", pattern,
 		map[string]string{"alarm": "$.detail.alarmName", "reason": "$.detail.state.reason"},
-		alertMessage{Title: "OK again: <alarm>", Description: "The alarm left ALARM; CloudWatch's reason is below.", Details: []string{"reason"}})
+		alertMessage{Title: "OK again: <alarm>", Description: "The alarm left ALARM; CloudWatch's reason is below.", Details: []string{"reason"}, Runbook: "alarm-recovered"})
 }
 
 // runFailed notifies when a run of the state machine does not succeed.
-func (w *watcher) runFailed(suffix, description string, machine pulumi.StringOutput) error {
+func (w *watcher) runFailed(suffix, runbook, description string, machine pulumi.StringOutput) error {
 	a := w.args
 	return w.notify(suffix, description, machine.ApplyT(func(arn string) string { return RunFailedPattern([]string{arn}) }).(pulumi.StringOutput),
 		map[string]string{"machine": "$.detail.stateMachineArn", "status": "$.detail.status", "execution": "$.detail.executionArn"},
@@ -508,6 +529,7 @@ func (w *watcher) runFailed(suffix, description string, machine pulumi.StringOut
 			Title: description,
 			Description: fmt.Sprintf("Run <execution> of <machine> ended <status>. Step Functions console (%s/states/home?region=%s) › State machines › the machine › the run: its events show the task's exit code and stopped reason, or the error that stopped it.",
 				ConsoleURL(a.Partition, a.Region), a.Region),
+			Runbook: runbook,
 		})
 }
 
@@ -542,10 +564,14 @@ var (
 )
 
 // alertMessage is what a rule tells: a title and a description, whose <name>s are identifier input
-// paths, and Details, the names of the free-text paths, each one line of content.nextSteps.
+// paths, Details, the names of the free-text paths, each one line of content.nextSteps, and the
+// runbook section it links to.
 type alertMessage struct {
 	Title, Description string
 	Details            []string
+	// Runbook is the anchor of the alert's section of docs/runbooks.md, linked at the end of the
+	// description.
+	Runbook string
 }
 
 // chatbotNotification is an AWS Chatbot (Amazon Q Developer in chat applications) custom
@@ -596,7 +622,11 @@ func (w *watcher) inputTemplate(m alertMessage, paths map[string]string) (string
 	}
 	n := chatbotNotification{Source: "custom", Version: "1.0"}
 	n.Content.Title = fmt.Sprintf("[%s] %s", w.stack, m.Title)
-	n.Content.Description = m.Description
+	description, err := w.args.Runbooks.withRunbook(m.Description, m.Runbook, MaxInputTemplate)
+	if err != nil {
+		return "", err
+	}
+	n.Content.Description = description
 	n.Content.TextType = "client-markdown"
 	for _, d := range m.Details {
 		n.Content.NextSteps = append(n.Content.NextSteps, "<"+d+">")
@@ -604,6 +634,9 @@ func (w *watcher) inputTemplate(m alertMessage, paths map[string]string) (string
 	template, err := literalJSON(n)
 	if err != nil {
 		return "", err
+	}
+	if len(template) > MaxInputTemplate {
+		return "", fmt.Errorf("the template is %d characters; InputTemplate takes at most %d", len(template), MaxInputTemplate)
 	}
 	for _, d := range m.Details {
 		quoted := `"<` + d + `>"`

@@ -226,7 +226,7 @@ func TestRepositoryPolicyLetsExactlyTheCIRolesPush(t *testing.T) {
 // every tagged image, those the first two rules keep included ("Rules can never mark images that are
 // marked by higher priority rules, but can still identify them as if they haven't been expired",
 // ECR's lifecycle evaluation rules), so an image no stack verified yet (a release pull request's)
-// survives exactly keepImages-1 newer pushes of any kind, as README says.
+// survives exactly keepImages-1 newer pushes of any kind, as docs/delivery.md says.
 func TestLifecycleKeepsAnUnverifiedImageUntilKeepImagesNewerPushes(t *testing.T) {
 	m := buildRepository(t, `{"enabled":true,"keepImages":5,"keepDeployed":100}`)
 	policy := one(t, m, "aws:ecr/lifecyclePolicy:LifecyclePolicy").Str("policy")

@@ -56,6 +56,8 @@ type AppServiceArgs struct {
 	Alarms                config.AlarmsConfig
 	// AlarmActions are the topics the deployment alarms notify, on ALARM and OK; none without alerts.
 	AlarmActions pulumi.StringArray
+	// Runbooks links each deployment alarm to its section of docs/runbooks.md.
+	Runbooks Runbooks
 	// Autoscaled hands the running task count to Application Auto Scaling: `pulumi up` must not
 	// reset it to DesiredCount.
 	Autoscaled bool
@@ -205,7 +207,7 @@ func NewAppService(ctx *pulumi.Context, name string, args *AppServiceArgs, opts 
 		EnableExecuteCommand: pulumi.Bool(cfg.EnableExecuteCommand),
 	}
 	if args.Alarms.Enabled {
-		alarms, err := serviceAlarms(ctx, name, args.Alarms, args.AlarmActions, args.LoadBalancerArnSuffix, args.TargetGroupArnSuffix, parent)
+		alarms, err := serviceAlarms(ctx, name, args.Alarms, args.AlarmActions, args.Runbooks, args.LoadBalancerArnSuffix, args.TargetGroupArnSuffix, parent)
 		if err != nil {
 			return nil, fmt.Errorf("app service %s: %w", name, err)
 		}

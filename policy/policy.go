@@ -29,7 +29,7 @@ type Control struct {
 	Severity Severity
 	// ProductionOnly controls apply to production stacks only (stacks named prod*).
 	ProductionOnly bool
-	// Satisfied says what in this program meets the control, for the README's table.
+	// Satisfied says what in this program meets the control, for the table in docs/security.md.
 	Satisfied string
 	Check     func(s *Stack, report Reporter)
 }

@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/acme/ecs-api/internal/docs"
 )
 
 // Accepted so that `go test ./... -update` (the snapshot tests' flag) runs here too; nothing to update.
@@ -319,14 +321,13 @@ func write(t *testing.T, path, content string, mode os.FileMode) {
 	}
 }
 
-// The README's delivery section describes these workflows: the session the deploy role must allow,
-// what Dependabot's pull requests get, the build command, and the release commands of the walk-through.
-func TestREADMEMatchesWorkflows(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(root, "README.md"))
+// docs/delivery.md describes these workflows: the session the deploy role must allow, what
+// Dependabot's pull requests get, the build command, and the release commands of the walk-through.
+func TestDeliveryPageMatchesWorkflows(t *testing.T) {
+	readme, err := docs.Read(root, "docs/delivery.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme := string(raw)
 	all := workflows(t)
 
 	longest := 0
@@ -342,19 +343,19 @@ func TestREADMEMatchesWorkflows(t *testing.T) {
 	row := regexp.MustCompile("(?m)^\\| `AWS_DEPLOY_ROLE_ARN` .*$").FindString(readme)
 	m := regexp.MustCompile(`MaxSessionDuration[^|0-9]*?(\d+)`).FindStringSubmatch(row)
 	if m == nil {
-		t.Errorf("the README's AWS_DEPLOY_ROLE_ARN row does not give the role's MaxSessionDuration: %q", row)
+		t.Errorf("docs/delivery.md's AWS_DEPLOY_ROLE_ARN row does not give the role's MaxSessionDuration: %q", row)
 	} else if n, _ := strconv.Atoi(m[1]); n < longest {
-		t.Errorf("README asks for MaxSessionDuration %d, but a job asks for %d seconds", n, longest)
+		t.Errorf("docs/delivery.md asks for MaxSessionDuration %d, but a job asks for %d seconds", n, longest)
 	}
 
 	if strings.Contains(readme, "same tests and previews") {
-		t.Error("README still promises Dependabot's pull requests previews")
+		t.Error("docs/delivery.md still promises Dependabot's pull requests previews")
 	}
 	if !strings.Contains(readme, "dependabot[bot]") {
-		t.Error("README does not say that previews skip dependabot[bot]")
+		t.Error("docs/delivery.md does not say that previews skip dependabot[bot]")
 	}
 	if !strings.Contains(readme, HostBuild) {
-		t.Errorf("README does not show the build job's command %q", HostBuild)
+		t.Errorf("docs/delivery.md does not show the build job's command %q", HostBuild)
 	}
 
 	deploy := ""
@@ -364,20 +365,17 @@ func TestREADMEMatchesWorkflows(t *testing.T) {
 		}
 	}
 	// The numbered walk-through of a release says which cmd/release commands deploy.yml runs.
-	walk := readme
-	if i := strings.Index(walk, "### Releasing an image from the app's CI to prod"); i >= 0 {
-		walk = walk[i:]
-	}
+	walk := docs.Section(readme, "releasing-an-image-from-the-apps-ci-to-prod")
 	if i := strings.Index(walk, "\nBy hand,"); i >= 0 {
 		walk = walk[:i]
 	}
 	commands := regexp.MustCompile("go run ./cmd/release ([a-z]+(?: --[a-z-]+ [a-z]+)+)").FindAllStringSubmatch(walk, -1)
 	if len(commands) == 0 {
-		t.Error("README's walk-through names no cmd/release command")
+		t.Error("docs/delivery.md's walk-through names no cmd/release command")
 	}
 	for _, c := range commands {
 		if !strings.Contains(deploy, "bin/release "+c[1]) {
-			t.Errorf("README says deploy.yml runs `release %s`; it does not", c[1])
+			t.Errorf("docs/delivery.md says deploy.yml runs `release %s`; it does not", c[1])
 		}
 	}
 }

@@ -1,0 +1,173 @@
+package main
+
+// Every alarm and every alert links to its section of docs/runbooks.md, and every section there
+// belongs to an alarm or alert the program creates, over the whole graph of every stack file and
+// variant.
+
+import (
+	"encoding/json"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/acme/ecs-api/infra"
+	"github.com/acme/ecs-api/internal/docs"
+	"github.com/acme/ecs-api/internal/pulumitest"
+)
+
+// runbookLink is how an alarm's description or an alert's description ends: the label, the page
+// (the repository path, or runbookUrl) and the section's anchor.
+var runbookLink = regexp.MustCompile(regexp.QuoteMeta(infra.RunbookLabel) + `(\S+)#([a-z0-9_-]+)$`)
+
+// runbookSections are the alarm and alert sections of docs/runbooks.md, by anchor, with their text.
+func runbookSections(t *testing.T) map[string]string {
+	t.Helper()
+	text := page(t, infra.RunbookPage)
+	sections := map[string]string{}
+	for _, group := range []string{"alarms", "eventbridge-alerts"} {
+		if docs.Section(text, group) == "" {
+			t.Fatalf("%s has no section #%s", infra.RunbookPage, group)
+		}
+	}
+	var group string
+	for _, h := range docs.Headings(text) {
+		switch h.Level {
+		case 2:
+			group = h.Anchor
+		case 3:
+			if group == "alarms" || group == "eventbridge-alerts" {
+				sections[h.Anchor] = docs.Section(text, h.Anchor)
+			}
+		}
+	}
+	return sections
+}
+
+// linkedRunbook checks that one alarm or alert text ends with a link to the runbook page it should
+// name and returns the anchor.
+func linkedRunbook(t *testing.T, what, text, page string) string {
+	t.Helper()
+	m := runbookLink.FindStringSubmatch(text)
+	if m == nil {
+		t.Errorf("%s does not end with %q and its runbook's link: %q", what, infra.RunbookLabel, text)
+		return ""
+	}
+	if m[1] != page {
+		t.Errorf("%s links the runbook page %q, want %q", what, m[1], page)
+	}
+	return m[2]
+}
+
+// TestEveryAlertLinksToItsRunbook: the description of every CloudWatch alarm (which CloudWatch puts
+// in its mail) and of every message an EventBridge rule sends ends with the link to a section of
+// docs/runbooks.md that exists and says what it means, what to look at first and how to fix it;
+// and every section there is linked by something the program creates, so none goes stale. A new
+// alarm or rule without a runbook fails here. The description is read raw from the template
+// EventBridge receives, then from the message it sends once filled in.
+func TestEveryAlertLinksToItsRunbook(t *testing.T) {
+	sections := runbookSections(t)
+	for anchor, text := range sections {
+		for _, part := range []string{"**What it means.**", "**Look first.**", "**Fix or escalate.**"} {
+			if !strings.Contains(text, part) {
+				t.Errorf("%s#%s lacks %s", infra.RunbookPage, anchor, part)
+			}
+		}
+	}
+	var mu sync.Mutex
+	linked := map[string]bool{}
+	check := func(t *testing.T, m *pulumitest.Mocks, page string) {
+		link := func(what, text string) string {
+			anchor := linkedRunbook(t, what, text, page)
+			if anchor == "" {
+				return ""
+			}
+			if _, ok := sections[anchor]; !ok {
+				t.Errorf("%s links %s#%s, which is no alarm or alert section of that page", what, infra.RunbookPage, anchor)
+			}
+			mu.Lock()
+			linked[anchor] = true
+			mu.Unlock()
+			return anchor
+		}
+		for _, a := range m.OfType(alarmType) {
+			description := a.Str("alarmDescription")
+			if len(description) > infra.MaxAlarmDescription {
+				t.Errorf("alarm %s: description of %d characters; PutMetricAlarm takes %d", a.Name, len(description), infra.MaxAlarmDescription)
+			}
+			link("alarm "+a.Name, description)
+		}
+		for _, tg := range m.OfType(targetType) {
+			if !tg.Has("inputTransformer") {
+				continue
+			}
+			raw := tg.Str("inputTransformer.inputTemplate")
+			var sent struct {
+				Content struct{ Description string } `json:"content"`
+			}
+			if err := json.Unmarshal([]byte(filledTemplate(t, tg).filled), &sent); err != nil {
+				t.Errorf("target %s: the message is not JSON: %v", tg.Name, err)
+				continue
+			}
+			anchor := link("the message of target "+tg.Name, sent.Content.Description)
+			if want := infra.RunbookLabel + page + "#" + anchor + `"`; anchor != "" && !strings.Contains(raw, want) {
+				t.Errorf("target %s: the template does not end its description with %s as written: %s", tg.Name, want, raw)
+			}
+		}
+	}
+	forEachVariant(t, func(t *testing.T, stack string, v variant, m *pulumitest.Mocks) {
+		check(t, m, infra.RunbookPage)
+	})
+	for _, stack := range stackFiles(t) {
+		t.Run(stack+"/migrate", func(t *testing.T) {
+			v, _ := migrateVariant(t, stack)
+			project, cfg := variantConfig(t, stack, v)
+			m, err := pulumitest.Run(project, stack, cfg, program)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(t, m, infra.RunbookPage)
+		})
+		t.Run(stack+"/runbook-url", func(t *testing.T) {
+			const url = "https://github.com/my-org/ecs-api/blob/main/docs/runbooks.md"
+			v := variant{name: "runbook-url", plain: map[string]string{"runbookUrl": url},
+				objects: map[string]map[string]any{"alerts": {"enabled": true}, "alarms": {"enabled": true}}}
+			project, cfg := variantConfig(t, stack, v)
+			m, err := pulumitest.Run(project, stack, cfg, program)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(m.OfType(alarmType)) == 0 || len(m.OfType(targetType)) == 0 {
+				t.Fatal("no alarm or rule target with alerts on")
+			}
+			check(t, m, url)
+		})
+	}
+	for anchor := range sections {
+		// ElastiCache writes its own messages to its topic; the stack cannot add a link to them.
+		if anchor == "cache-events" {
+			continue
+		}
+		if !linked[anchor] {
+			t.Errorf("%s#%s is linked by no alarm or alert of any stack file or variant: a stale section, or an alert that lost its link", infra.RunbookPage, anchor)
+		}
+	}
+	if _, ok := sections["cache-events"]; !ok {
+		t.Errorf("%s has no #cache-events section for ElastiCache's own messages", infra.RunbookPage)
+	}
+}
+
+// TestOperatingPageNamesEveryDashboardWidget: the dashboard's layout table in docs/operating.md, which
+// the runbooks point to by widget title, names every widget by the title the dashboard shows.
+func TestOperatingPageNamesEveryDashboardWidget(t *testing.T) {
+	layout := docs.Section(page(t, "docs/operating.md"), "the-dashboard")
+	for _, title := range []string{
+		infra.WidgetAlarms, infra.WidgetRequests, infra.WidgetResponses, infra.WidgetLatency, infra.WidgetTargets,
+		infra.WidgetTasks, infra.WidgetCapacity, infra.WidgetServiceCPU, infra.WidgetServiceMem, infra.WidgetDatabase,
+		infra.WidgetDatabaseLoad, infra.WidgetCache, infra.WidgetCacheEvict, infra.WidgetJobs,
+	} {
+		if !regexp.MustCompile(`(?m)^\| [0-9] \| (.*; )?` + regexp.QuoteMeta(title) + `( \(|;| \||:)`).MatchString(layout) {
+			t.Errorf("docs/operating.md's dashboard table does not name the widget %q", title)
+		}
+	}
+}
