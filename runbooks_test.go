@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/acme/ecs-api/config"
 	"github.com/acme/ecs-api/infra"
 	"github.com/acme/ecs-api/internal/docs"
 	"github.com/acme/ecs-api/internal/pulumitest"
@@ -76,14 +77,25 @@ func TestEveryAlertLinksToItsRunbook(t *testing.T) {
 	}
 	var mu sync.Mutex
 	linked := map[string]bool{}
-	check := func(t *testing.T, m *pulumitest.Mocks, page string) {
-		link := func(what, text string) string {
+	// check reads every alarm and alert of one run; jobs are the stack's job names, which the
+	// sections write as <job>.
+	check := func(t *testing.T, m *pulumitest.Mocks, page string, jobs []config.JobConfig) {
+		// link checks one text's link and that the section it links names the alarm or rule by its
+		// logical name, so two alarms cannot swap sections unnoticed.
+		link := func(what, logical, text string) string {
 			anchor := linkedRunbook(t, what, text, page)
 			if anchor == "" {
 				return ""
 			}
-			if _, ok := sections[anchor]; !ok {
+			section, ok := sections[anchor]
+			if !ok {
 				t.Errorf("%s links %s#%s, which is no alarm or alert section of that page", what, infra.RunbookPage, anchor)
+			}
+			for _, j := range jobs {
+				logical = strings.Replace(logical, "-"+j.Name+"-", "-<job>-", 1)
+			}
+			if ok && !strings.Contains(section, "`"+logical+"`") && !strings.Contains(section, "/"+logical+"`") {
+				t.Errorf("%s links %s#%s, a section that does not name it (%s)", what, infra.RunbookPage, anchor, logical)
 			}
 			mu.Lock()
 			linked[anchor] = true
@@ -95,7 +107,7 @@ func TestEveryAlertLinksToItsRunbook(t *testing.T) {
 			if len(description) > infra.MaxAlarmDescription {
 				t.Errorf("alarm %s: description of %d characters; PutMetricAlarm takes %d", a.Name, len(description), infra.MaxAlarmDescription)
 			}
-			link("alarm "+a.Name, description)
+			link("alarm "+a.Name, strings.TrimPrefix(a.Str("name"), infra.AlarmNamePrefix(m.Project, m.Stack)), description)
 		}
 		for _, tg := range m.OfType(targetType) {
 			if !tg.Has("inputTransformer") {
@@ -109,14 +121,15 @@ func TestEveryAlertLinksToItsRunbook(t *testing.T) {
 				t.Errorf("target %s: the message is not JSON: %v", tg.Name, err)
 				continue
 			}
-			anchor := link("the message of target "+tg.Name, sent.Content.Description)
+			rule := tg.Name[:strings.LastIndex(tg.Name, "-")] // one target per destination: <rule>-<i>
+			anchor := link("the message of target "+tg.Name, rule, sent.Content.Description)
 			if want := infra.RunbookLabel + page + "#" + anchor + `"`; anchor != "" && !strings.Contains(raw, want) {
 				t.Errorf("target %s: the template does not end its description with %s as written: %s", tg.Name, want, raw)
 			}
 		}
 	}
 	forEachVariant(t, func(t *testing.T, stack string, v variant, m *pulumitest.Mocks) {
-		check(t, m, infra.RunbookPage)
+		check(t, m, infra.RunbookPage, loadedConfig(t, stack, v).Jobs)
 	})
 	for _, stack := range stackFiles(t) {
 		t.Run(stack+"/migrate", func(t *testing.T) {
@@ -126,7 +139,7 @@ func TestEveryAlertLinksToItsRunbook(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			check(t, m, infra.RunbookPage)
+			check(t, m, infra.RunbookPage, loadedConfig(t, stack, v).Jobs)
 		})
 		t.Run(stack+"/runbook-url", func(t *testing.T) {
 			const url = "https://github.com/my-org/ecs-api/blob/main/docs/runbooks.md"
@@ -140,7 +153,7 @@ func TestEveryAlertLinksToItsRunbook(t *testing.T) {
 			if len(m.OfType(alarmType)) == 0 || len(m.OfType(targetType)) == 0 {
 				t.Fatal("no alarm or rule target with alerts on")
 			}
-			check(t, m, url)
+			check(t, m, url, loadedConfig(t, stack, v).Jobs)
 		})
 	}
 	for anchor := range sections {

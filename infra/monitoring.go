@@ -498,7 +498,7 @@ func (w *watcher) databaseRules(d *MonitoredDatabase) error {
 		map[string]string{"event": "$.detail.eventName", "secret": "$.detail.additionalEventData.SecretId", "time": "$.time"},
 		alertMessage{
 			Title:       "Database password rotation: <event>",
-			Description: fmt.Sprintf("Secrets Manager reported <event> for <secret> at <time>: RotationFailed when the rotation did not complete, RotationAbandoned when a new version was put while one was under way. Secrets Manager console (%s/secretsmanager/home?region=%s) › the secret › Rotation shows its state and lets you rotate it again; a rotation that succeeds redeploys the services, which then read the current password.", console, a.Region),
+			Description: fmt.Sprintf("Secrets Manager reported <event> for <secret> at <time>: RotationFailed when the rotation did not complete, RotationAbandoned when a new version was put while one was under way. Secrets Manager console (%s/secretsmanager/home?region=%s) › the secret › Rotation shows its state; rotate again through RDS (modify-db-instance --rotate-master-user-password --apply-immediately). After a rotation that succeeds, the rotation rule or, within 15 minutes, the reconcile redeploys the services, which then read the current password.", console, a.Region),
 			Runbook:     "db-secret-not-rotated",
 		})
 }

@@ -35,7 +35,8 @@ func (r Runbooks) withRunbook(text, anchor string, limit int) (string, error) {
 		return "", fmt.Errorf("runbook anchor %q: want a heading anchor of %s", anchor, RunbookPage)
 	}
 	tail := " " + RunbookLabel + r.Link(anchor)
-	if len(tail) >= limit {
+	// truncate needs room for at least one byte and its "...".
+	if len(tail)+len("x...") > limit {
 		return "", fmt.Errorf("runbook link %q leaves no room in %d characters", tail, limit)
 	}
 	return truncate(text, limit-len(tail)) + tail, nil

@@ -45,11 +45,23 @@ func Root() (string, error) {
 	}
 }
 
-// Slug is the anchor GitHub gives a heading: lower case, letters, digits, '-' and '_' kept, spaces
+var (
+	headingLink     = regexp.MustCompile(`\[([^\]]*)\]\([^)]*\)`)
+	headingHTML     = regexp.MustCompile(`<[^>]+>`)
+	headingEmphasis = regexp.MustCompile(`(^|[^\pL\pN])[*_]+|[*_]+([^\pL\pN]|$)`)
+)
+
+// Slug is the anchor GitHub gives a heading, from its text as rendered (a link's text, not its
+// target; no HTML tags; no emphasis markers): lower case, letters, digits, '-' and '_' kept, spaces
 // turned into '-', everything else (backticks, punctuation, '<', '>') dropped.
 func Slug(heading string) string {
+	text := headingLink.ReplaceAllString(heading, "$1")
+	if !strings.Contains(text, "`") {
+		text = headingHTML.ReplaceAllString(text, "")
+		text = headingEmphasis.ReplaceAllString(text, "$1$2")
+	}
 	var b strings.Builder
-	for _, r := range strings.ToLower(strings.TrimSpace(heading)) {
+	for _, r := range strings.ToLower(strings.TrimSpace(text)) {
 		switch {
 		case unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-' || r == '_':
 			b.WriteRune(r)
@@ -107,19 +119,36 @@ type Link struct {
 }
 
 var (
-	inlineLink = regexp.MustCompile(`\]\(([^)\s]+)\)`)
-	inlineCode = regexp.MustCompile("`[^`]*`")
+	// An inline link's destination, optionally in <>, optionally followed by a "title".
+	inlineLink = regexp.MustCompile(`\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)`)
+	// A reference definition: [label]: destination.
+	referenceLink = regexp.MustCompile(`^ {0,3}\[[^\]]+\]:\s*<?([^\s>]+)>?`)
+	inlineCode    = regexp.MustCompile("`[^`]*`")
 )
 
-// Links lists the inline links of a page's prose, not those inside code blocks or code spans.
-func Links(markdown string) []Link {
+// Links lists the links of a page's prose, inline and reference definitions, not those inside code
+// blocks or code spans. A "](" that is not a link this reads is an error, so that a link the
+// reader does not understand cannot pass unchecked.
+func Links(markdown string) ([]Link, error) {
 	var out []Link
+	var errs []string
 	for i, line := range proseLines(markdown) {
-		for _, m := range inlineLink.FindAllStringSubmatch(inlineCode.ReplaceAllString(line, ""), -1) {
+		prose := inlineCode.ReplaceAllString(line, "")
+		if m := referenceLink.FindStringSubmatch(prose); m != nil {
 			out = append(out, Link{Target: m[1], Line: i + 1})
 		}
+		found := inlineLink.FindAllStringSubmatch(prose, -1)
+		for _, m := range found {
+			out = append(out, Link{Target: m[1], Line: i + 1})
+		}
+		if n := strings.Count(prose, "]("); n != len(found) {
+			errs = append(errs, fmt.Sprintf("line %d: %d of %d links not understood: %s", i+1, n-len(found), n, line))
+		}
 	}
-	return out
+	if len(errs) > 0 {
+		return out, fmt.Errorf("docs: %s", strings.Join(errs, "; "))
+	}
+	return out, nil
 }
 
 // Section is the text under the heading with this anchor, up to the next heading of the same or a

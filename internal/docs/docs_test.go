@@ -44,6 +44,10 @@ func TestSlugIsGitHubs(t *testing.T) {
 		"5xx-rate":                                        "5xx-rate",
 		"Scheduled jobs: run once, not once per instance": "scheduled-jobs-run-once-not-once-per-instance",
 		"Dependabot's pull requests":                      "dependabots-pull-requests",
+		"A _b_ c":                                         "a-b-c",
+		"See [x](y.md)":                                   "see-x",
+		"snake_case *bold*":                               "snake_case-bold",
+		"`<service>-tasks-below-desired`":                 "service-tasks-below-desired",
 	} {
 		if got := Slug(heading); got != want {
 			t.Errorf("Slug(%q) = %q, want %q", heading, got, want)
@@ -51,6 +55,14 @@ func TestSlugIsGitHubs(t *testing.T) {
 	}
 	if got := Headings("# A\n## A\n```\n# not a heading\n```\n### A\n"); len(got) != 3 || got[1].Anchor != "a-1" || got[2].Anchor != "a-2" {
 		t.Errorf("repeated headings: %+v, want a, a-1, a-2 and nothing from the code block", got)
+	}
+	links, err := Links("[a](x.md \"title\") and [b](<y.md#z>)\n[ref]: z.md#w\n`[not](a link)` [c](d e f)\n")
+	var targets []string
+	for _, l := range links {
+		targets = append(targets, l.Target)
+	}
+	if !slices.Equal(targets, []string{"x.md", "y.md#z", "z.md#w"}) || err == nil || !strings.Contains(err.Error(), "line 3") {
+		t.Errorf("Links: %q, %v; want x.md, y.md#z, z.md#w and an error for the link it cannot read on line 3", targets, err)
 	}
 }
 
@@ -64,7 +76,11 @@ func TestEveryRelativeLinkResolves(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, l := range Links(text) {
+		links, err := Links(text)
+		if err != nil {
+			t.Errorf("%s: %v", page, err)
+		}
+		for _, l := range links {
 			if strings.Contains(l.Target, "://") || strings.HasPrefix(l.Target, "mailto:") {
 				continue
 			}
@@ -110,7 +126,11 @@ func TestREADMEIsAFrontPage(t *testing.T) {
 		t.Errorf("README.md has %d lines; a front page has at most 300: move the detail to a page under docs/", n)
 	}
 	var targets []string
-	for _, l := range Links(readme) {
+	links, err := Links(readme)
+	if err != nil {
+		t.Error(err)
+	}
+	for _, l := range links {
 		targets = append(targets, l.Target)
 	}
 	for _, page := range Pages {
