@@ -7,6 +7,7 @@ package main
 import (
 	"encoding/json"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -170,17 +171,50 @@ func TestEveryAlertLinksToItsRunbook(t *testing.T) {
 	}
 }
 
+// dashboardWidgets are the titles of every widget the dashboard can show.
+var dashboardWidgets = []string{
+	infra.WidgetAlarms, infra.WidgetRequests, infra.WidgetResponses, infra.WidgetLatency, infra.WidgetTargets,
+	infra.WidgetTasks, infra.WidgetCapacity, infra.WidgetServiceCPU, infra.WidgetServiceMem, infra.WidgetDatabase,
+	infra.WidgetDatabaseLoad, infra.WidgetCache, infra.WidgetCacheEvict, infra.WidgetJobs,
+}
+
 // TestOperatingPageNamesEveryDashboardWidget: the dashboard's layout table in docs/operating.md, which
 // the runbooks point to by widget title, names every widget by the title the dashboard shows.
 func TestOperatingPageNamesEveryDashboardWidget(t *testing.T) {
 	layout := docs.Section(page(t, "docs/operating.md"), "the-dashboard")
-	for _, title := range []string{
-		infra.WidgetAlarms, infra.WidgetRequests, infra.WidgetResponses, infra.WidgetLatency, infra.WidgetTargets,
-		infra.WidgetTasks, infra.WidgetCapacity, infra.WidgetServiceCPU, infra.WidgetServiceMem, infra.WidgetDatabase,
-		infra.WidgetDatabaseLoad, infra.WidgetCache, infra.WidgetCacheEvict, infra.WidgetJobs,
-	} {
+	for _, title := range dashboardWidgets {
 		if !regexp.MustCompile(`(?m)^\| [0-9] \| (.*; )?` + regexp.QuoteMeta(title) + `( \(|;| \||:)`).MatchString(layout) {
 			t.Errorf("docs/operating.md's dashboard table does not name the widget %q", title)
 		}
+	}
+}
+
+// TestRunbooksNameRealDashboardWidgets: where a runbook says to look at a widget of the dashboard,
+// it names one by the title the dashboard shows.
+func TestRunbooksNameRealDashboardWidgets(t *testing.T) {
+	titles := dashboardWidgets
+	text := strings.Join(strings.Fields(page(t, infra.RunbookPage)), " ")
+	named := 0
+	for _, re := range []*regexp.Regexp{
+		regexp.MustCompile("`([^`]+)` widget"),                            // the `Tasks` widget
+		regexp.MustCompile("`([^`]+)` and `([^`]+)` widgets"),             // the `A` and `B` widgets
+		regexp.MustCompile("widgets `([^`]+)`(?:, `([^`]+)`)*"),           // widgets `A`, `B`
+		regexp.MustCompile("widget[^.;]*?\\) and `([^`]+)`"),              // widget (...) and `B`
+		regexp.MustCompile("`([^`]+)` widgets?[^.;]*? and `([^`]+)`[;.]"), // the `A` widget ... and `B`;
+	} {
+		for _, m := range re.FindAllStringSubmatch(text, -1) {
+			for _, title := range m[1:] {
+				if title == "" {
+					continue
+				}
+				named++
+				if !slices.Contains(titles, title) {
+					t.Errorf("%s names the widget %q; the dashboard's are %q", infra.RunbookPage, title, titles)
+				}
+			}
+		}
+	}
+	if named < 20 {
+		t.Errorf("found %d widget names in %s; the runbooks point to the dashboard far more often", named, infra.RunbookPage)
 	}
 }
