@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -341,13 +342,23 @@ func (l *loader) stringMap(key string) map[string]string {
 	return out
 }
 
-// object decodes a JSON value over target, which holds the field defaults; unknown fields are
-// errors so a typo (cpuTraget) is not silently ignored. encoding/json matches field names without
-// regard to case, so cputarget is read as cpuTarget; and it stops at the first error in the value.
+// object decodes a JSON value over target, which holds the field defaults. Every field name must be
+// one of the target's exactly (a typo such as cpuTraget or cputarget is an error, not ignored), and
+// every such problem and wrong-typed value is reported with its path (fieldProblems); only then
+// does the decoder fill target.
 func (l *loader) object(key string, target any) {
 	raw := l.optionalStr(key)
 	if raw == "" {
 		return
+	}
+	if json.Valid([]byte(raw)) {
+		problems := fieldProblems(key, json.RawMessage(raw), reflect.TypeOf(target))
+		for _, p := range problems {
+			l.errs = append(l.errs, errors.New(p))
+		}
+		if len(problems) > 0 {
+			return
+		}
 	}
 	dec := json.NewDecoder(strings.NewReader(raw))
 	dec.DisallowUnknownFields()

@@ -87,7 +87,9 @@ func TestConfigRejectsBadInputNamingTheKey(t *testing.T) {
 		{name: "reserved tag prefix", overrides: map[string]string{"tags": `{"aws:team":"x"}`}, key: "tags:"},
 		{name: "defaulted key removed", overrides: map[string]string{"healthCheckPath": ""}, key: "healthCheckPath:"},
 		{name: "autoscaling typo", overrides: map[string]string{"autoscaling": `{"enabled":true,"cpuTargt":50}`}, key: "autoscaling:"},
-		{name: "autoscaling wrong type", overrides: map[string]string{"autoscaling": `{"enabled":true,"minTasks":"two"}`}, key: "autoscaling:"},
+		{name: "autoscaling wrong type", overrides: map[string]string{"autoscaling": `{"enabled":true,"minTasks":"two"}`}, key: "autoscaling.minTasks: must be a whole number"},
+		{name: "autoscaling field in the wrong case", overrides: map[string]string{"autoscaling": `{"enabled":true,"mintasks":3,"maxTasks":4}`}, key: `autoscaling: unknown field "mintasks"; did you mean "minTasks"?`},
+		{name: "capacity nested typo", overrides: map[string]string{"capacity": `{"spot":{"enabled":true,"instanceType":["m6i.large"]}}`}, key: `capacity.spot: unknown field "instanceType"; the fields are enabled, instanceTypes,`},
 		{name: "autoscaling max below min", overrides: map[string]string{"autoscaling": `{"enabled":true,"minTasks":4,"maxTasks":3}`}, key: "autoscaling.maxTasks:"},
 		{name: "desired outside autoscaling bounds", overrides: map[string]string{"desiredCount": "2", "autoscaling": `{"enabled":true,"minTasks":3,"maxTasks":6}`, "maxInstances": "8"}, key: "desiredCount:"},
 		{name: "cpu target out of range", overrides: map[string]string{"autoscaling": `{"enabled":true,"minTasks":2,"maxTasks":4,"cpuTarget":95}`}, key: "autoscaling.cpuTarget:"},
@@ -117,7 +119,7 @@ func TestConfigRejectsBadInputNamingTheKey(t *testing.T) {
 		{name: "job retries beyond the cap", overrides: map[string]string{"jobs": `[{"name":"a","schedule":"rate(1 day)","command":["x"],"retries":6}]`}, key: "jobs[a].retries:"},
 		{name: "job memory beyond instance", overrides: map[string]string{"jobs": `[{"name":"a","schedule":"rate(1 day)","command":["x"],"memory":65536}]`}, key: "jobs[a].memory:"},
 		{name: "job env sets the cron flag", overrides: map[string]string{"jobs": `[{"name":"a","schedule":"rate(1 day)","command":["x"],"env":{"CRON_ENABLED":"false"}}]`}, key: "jobs[a].env:"},
-		{name: "job unknown field", overrides: map[string]string{"jobs": `[{"name":"a","schedule":"rate(1 day)","command":["x"],"cmd":["y"]}]`}, key: "jobs:"},
+		{name: "job unknown field", overrides: map[string]string{"jobs": `[{"name":"a","schedule":"rate(1 day)","command":["x"],"cmd":["y"]}]`}, key: `jobs[0]: unknown field "cmd"; the fields are command,`},
 		{name: "env sets the cron flag", overrides: map[string]string{"env": `{"CRON_ENABLED":"true"}`}, key: "env:"},
 		{name: "cron flag not a name", overrides: map[string]string{"cronFlag": "cron-enabled"}, key: "cronFlag:"},
 		{name: "worker without command", overrides: map[string]string{"worker": `{"enabled":true}`}, key: "worker.command:"},
@@ -475,5 +477,30 @@ func TestCertificateAndWebACLAreInTheStacksRegion(t *testing.T) {
 				t.Errorf("%d resources registered before the refusal", n)
 			}
 		})
+	}
+}
+
+// TestObjectKeysReportEveryProblemAtOnce: a stack's object values report each unknown or
+// wrong-cased field and each wrong-typed value, with its path, in one error, rather than the
+// decoder's first one; encoding/json alone would read "maxtasks" as maxTasks without a word.
+func TestObjectKeysReportEveryProblemAtOnce(t *testing.T) {
+	_, _, err := loadConfig(t, "dev", map[string]string{
+		"autoscaling": `{"enabled":true,"minTasks":"two","maxtasks":4,"cpuTraget":60,"scheduled":[{"name":"a","schedule":"rate(1 day)","minTasks":1,"maxTasks":"x"}]}`,
+		"alerts":      `{"enabled":true,"emails":"oncall@example.com","thresholds":{"cacheEvictions":true}}`,
+	})
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{
+		"\nautoscaling.minTasks: must be a whole number (got \"two\")",
+		"\nautoscaling: unknown field \"maxtasks\"; did you mean \"maxTasks\"?",
+		"\nautoscaling: unknown field \"cpuTraget\"; the fields are ",
+		"\nautoscaling.scheduled[0].maxTasks: must be a whole number (got \"x\")",
+		"\nalerts.emails: must be a list of strings (got \"oncall@example.com\")",
+		"\nalerts.thresholds.cacheEvictions: must be a whole number (got true)",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
 	}
 }

@@ -41,7 +41,7 @@ func TestMigrateRejectsBadInputNamingTheKey(t *testing.T) {
 		{name: "unknown field", overrides: map[string]string{"database": dbOn, "migrate": `{"enabled":true,"command":["x"],"timeoutSeconds":60}`},
 			key: "migrate:", got: "timeoutSeconds"},
 		{name: "command as a string", overrides: map[string]string{"database": dbOn, "migrate": `{"enabled":true,"command":"npx prisma migrate deploy"}`},
-			key: "migrate:", got: "command"},
+			key: "migrate.command:", got: "must be a list of strings"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, m, err := loadConfig(t, "dev", tc.overrides)
