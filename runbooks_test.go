@@ -6,6 +6,7 @@ package main
 
 import (
 	"encoding/json"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -216,5 +217,26 @@ func TestRunbooksNameRealDashboardWidgets(t *testing.T) {
 	}
 	if named < 20 {
 		t.Errorf("found %d widget names in %s; the runbooks point to the dashboard far more often", named, infra.RunbookPage)
+	}
+}
+
+// TestRunbookCommandsParse: the commands a runbook gives are pasted into a shell at 3 a.m. as they
+// stand, so each sh block of docs/runbooks.md parses as bash (no <placeholder> that bash reads as a
+// redirection: the stack and job come from $STACK and $JOB).
+func TestRunbookCommandsParse(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash on this machine")
+	}
+	blocks := regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(page(t, infra.RunbookPage), -1)
+	if len(blocks) < 20 {
+		t.Fatalf("%d sh blocks in %s; every section gives a command", len(blocks), infra.RunbookPage)
+	}
+	for i, b := range blocks {
+		cmd := exec.Command(bash, "-n")
+		cmd.Stdin = strings.NewReader(b[1])
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%s: sh block %d does not parse: %v\n%s\n%s", infra.RunbookPage, i+1, err, out, b[1])
+		}
 	}
 }
