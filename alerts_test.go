@@ -433,6 +433,11 @@ func TestAlarmsAndRulesWatchTheStacksOwnResources(t *testing.T) {
 		if q := m.Named("aws:sqs/queue:Queue", "jobs-dlq"); q != nil {
 			wants["monitoring-job-dlq"] = want{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "GreaterThanThreshold", 0, map[string]string{"QueueName": q.Out("name")}}
 		}
+		if q := m.Named("aws:sqs/queue:Queue", "db-rotation-reconcile-dlq"); q != nil {
+			wants["monitoring-db-reconcile-dlq"] = want{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "GreaterThanThreshold", 0, map[string]string{"QueueName": q.Out("name")}}
+		} else if m.Named("aws:rds/instance:Instance", "db") != nil {
+			t.Error("a database without the rotation reconcile's dead-letter queue")
+		}
 		for name, w := range wants {
 			a := m.Named(alarmType, name)
 			if a == nil {
@@ -1149,7 +1154,7 @@ func TestDatabaseRuleMatchesTheInstanceByArn(t *testing.T) {
 }
 
 // countingAlarms are the alarms that count events, whose return to OK is not news.
-var countingAlarms = []string{"monitoring-unexpected-task-stops", "monitoring-job-dlq", "monitoring-cache-evictions"}
+var countingAlarms = []string{"monitoring-unexpected-task-stops", "monitoring-job-dlq", "monitoring-db-reconcile-dlq", "monitoring-cache-evictions"}
 
 // TestAlarmsNameTheStackAndRecoveriesAreToldOnlyAfterAnAlarm (review B8, R2): CloudWatch mails an
 // alarm with its name in the subject, so every alarm is named "<project>/<stack>/<logical name>"

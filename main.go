@@ -293,6 +293,7 @@ func monitoringArgs(cfg *config.Config, c monitored) *infra.MonitoringArgs {
 	if c.rotation != nil {
 		args.RotationStateMachineArn = c.rotation.StateMachineArn
 		args.RotationReconcileStateMachineArn = c.rotation.ReconcileStateMachineArn
+		args.RotationReconcileDeadLetterQueue = c.rotation.ReconcileDeadLetterQueueName
 	}
 	if c.db != nil {
 		args.Database = &infra.MonitoredDatabase{

@@ -232,7 +232,12 @@ func TestRunbookCommandsParse(t *testing.T) {
 	if len(blocks) < 20 {
 		t.Fatalf("%d sh blocks in %s; every section gives a command", len(blocks), infra.RunbookPage)
 	}
+	placeholder := regexp.MustCompile(`<[A-Za-z][A-Za-z0-9 _-]*>`)
 	for i, b := range blocks {
+		// bash reads "--tasks <task-arn> --query" as two redirections and parses it: look for them.
+		if p := placeholder.FindString(b[1]); p != "" {
+			t.Errorf("%s: sh block %d has the placeholder %s, which bash reads as a redirection; use a variable", infra.RunbookPage, i+1, p)
+		}
 		cmd := exec.Command(bash, "-n")
 		cmd.Stdin = strings.NewReader(b[1])
 		if out, err := cmd.CombinedOutput(); err != nil {

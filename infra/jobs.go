@@ -24,6 +24,15 @@ const (
 	jobQueueRetentionS = 14 * 24 * 3600
 )
 
+// newDeadLetterQueue is where EventBridge Scheduler leaves the starts of a schedule it gave up on:
+// encrypted with SQS's own key, kept 14 days, SQS's longest.
+func newDeadLetterQueue(ctx *pulumi.Context, name string, parent pulumi.ResourceOrInvokeOption) (*sqs.Queue, error) {
+	return sqs.NewQueue(ctx, name, &sqs.QueueArgs{
+		SqsManagedSseEnabled:    pulumi.Bool(true),
+		MessageRetentionSeconds: pulumi.Int(jobQueueRetentionS),
+	}, parent)
+}
+
 // ScheduledJobs runs each configured job once per schedule, as exactly one ECS task, the way CDK's
 // ScheduledEc2Task and Copilot's scheduled jobs do; with N API replicas an in-process cron would run N
 // times. Each schedule starts the job's state machine (see jobrun.go), which refuses to overlap a run
@@ -68,10 +77,7 @@ func NewScheduledJobs(ctx *pulumi.Context, name string, args *ScheduledJobsArgs,
 
 	// Runs that Scheduler could not start (StartExecution throttled or refused) after its retries.
 	// A run that starts and fails is the state machine's: it retries, then ends FAILED in its history.
-	dlq, err := sqs.NewQueue(ctx, name+"-dlq", &sqs.QueueArgs{
-		SqsManagedSseEnabled:    pulumi.Bool(true),
-		MessageRetentionSeconds: pulumi.Int(jobQueueRetentionS),
-	}, parent)
+	dlq, err := newDeadLetterQueue(ctx, name+"-dlq", parent)
 	if err != nil {
 		return nil, fmt.Errorf("scheduled jobs %s: dead-letter queue: %w", name, err)
 	}

@@ -77,6 +77,9 @@ type MonitoringArgs struct {
 	// RotationReconcileStateMachineArn is the periodic check that redeploys the services still on a
 	// password older than the secret; a failed run leaves the stale window unbounded.
 	RotationReconcileStateMachineArn pulumi.StringInput
+	// RotationReconcileDeadLetterQueue is the queue (name) of the reconcile's starts its schedule
+	// gave up on: a message there means the reconcile did not run.
+	RotationReconcileDeadLetterQueue pulumi.StringInput
 	Database                         *MonitoredDatabase
 	// CacheNodes are the cache's member clusters (a set: only ever used whole).
 	CacheNodes pulumi.StringArrayInput
@@ -271,6 +274,11 @@ func (w *watcher) alarms() (pulumi.StringArray, error) {
 		errs = append(errs, count(same("job-dlq"),
 			"A scheduled job run could not be started: EventBridge Scheduler gave up and left the event in the jobs' dead-letter queue. Read the message's attributes (ERROR_CODE, ERROR_MESSAGE) in the SQS console, fix the cause, then purge the queue.",
 			"GreaterThanThreshold", 0, 1, single("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", 300, pulumi.StringMap{"QueueName": j.DeadLetterQueue})))
+	}
+	if q := a.RotationReconcileDeadLetterQueue; q != nil {
+		errs = append(errs, count(same("db-reconcile-dlq"),
+			fmt.Sprintf("EventBridge Scheduler gave up starting the %d-minute database rotation reconcile and left the start in its dead-letter queue: until it runs again, tasks may keep a rotated password. Read the message's attributes (ERROR_CODE, ERROR_MESSAGE) in the SQS console, fix the cause, then purge the queue.", ReconcileMinutes),
+			"GreaterThanThreshold", 0, 1, single("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", 300, pulumi.StringMap{"QueueName": q})))
 	}
 	if d := a.Database; d != nil {
 		dims := pulumi.StringMap{"DBInstanceIdentifier": d.Identifier}

@@ -8,6 +8,7 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/scheduler"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sfn"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sqs"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -32,6 +33,9 @@ type RedeployOnRotation struct {
 	// ReconcileStateMachineArn is the periodic reconcile's; a failed run means the stack could not
 	// tell whether the tasks hold the current password.
 	ReconcileStateMachineArn pulumi.StringOutput `pulumi:"reconcileStateMachineArn"`
+	// ReconcileDeadLetterQueueName is the queue of the reconcile's starts that Scheduler gave up on,
+	// as SQS's metrics name it: a message there means the reconcile did not run.
+	ReconcileDeadLetterQueueName pulumi.StringOutput `pulumi:"reconcileDeadLetterQueueName"`
 }
 
 // RedeployOnRotationArgs: the secret from the database, the cluster and services that read it.
@@ -137,7 +141,7 @@ func NewRedeployOnRotation(ctx *pulumi.Context, name string, args *RedeployOnRot
 		return nil, fmt.Errorf("redeploy on rotation %s: target: %w", name, err)
 	}
 
-	reconcile, err := newReconcile(ctx, name, args, target, parent)
+	reconcile, dlq, err := newReconcile(ctx, name, args, target, parent)
 	if err != nil {
 		return nil, fmt.Errorf("redeploy on rotation %s: %w", name, err)
 	}
@@ -145,23 +149,25 @@ func NewRedeployOnRotation(ctx *pulumi.Context, name string, args *RedeployOnRot
 	r.StateMachineArn = machine.Arn
 	r.RuleName = rule.Name
 	r.ReconcileStateMachineArn = reconcile.Arn
+	r.ReconcileDeadLetterQueueName = dlq.Name
 	return r, ctx.RegisterResourceOutputs(r, pulumi.Map{
-		"stateMachineArn":          r.StateMachineArn,
-		"ruleName":                 r.RuleName,
-		"reconcileStateMachineArn": r.ReconcileStateMachineArn,
+		"stateMachineArn":              r.StateMachineArn,
+		"ruleName":                     r.RuleName,
+		"reconcileStateMachineArn":     r.ReconcileStateMachineArn,
+		"reconcileDeadLetterQueueName": r.ReconcileDeadLetterQueueName,
 	})
 }
 
-// newReconcile creates the reconcile's state machine (role, policy, logs) and the schedule that
-// starts it (role, policy).
+// newReconcile creates the reconcile's state machine (role, policy, logs), the schedule that starts
+// it (role, policy) and the dead-letter queue of the starts the schedule gives up on.
 func newReconcile(ctx *pulumi.Context, name string, args *RedeployOnRotationArgs, target pulumi.ArrayOutput,
-	parent pulumi.ResourceOrInvokeOption) (*sfn.StateMachine, error) {
+	parent pulumi.ResourceOrInvokeOption) (*sfn.StateMachine, *sqs.Queue, error) {
 	prefix := name + "-reconcile"
 	inputs := pulumi.All(args.SecretArn, target)
 	role, err := newServiceRole(ctx, prefix+"-sfn-role", stepFunctions,
 		pulumi.String("Step Functions: redeploy the services whose tasks started before the database secret last changed"), parent)
 	if err != nil {
-		return nil, fmt.Errorf("reconcile role: %w", err)
+		return nil, nil, fmt.Errorf("reconcile role: %w", err)
 	}
 	policy, err := iam.NewRolePolicy(ctx, prefix+"-sfn-policy", &iam.RolePolicyArgs{
 		Role: role.Name,
@@ -171,7 +177,7 @@ func newReconcile(ctx *pulumi.Context, name string, args *RedeployOnRotationArgs
 		}).(pulumi.StringOutput),
 	}, parent)
 	if err != nil {
-		return nil, fmt.Errorf("reconcile policy: %w", err)
+		return nil, nil, fmt.Errorf("reconcile policy: %w", err)
 	}
 	definition := inputs.ApplyT(func(v []any) (string, error) {
 		t := v[1].([]any)
@@ -180,23 +186,31 @@ func newReconcile(ctx *pulumi.Context, name string, args *RedeployOnRotationArgs
 	machine, err := newLoggedStateMachine(ctx, prefix, prefix+"-sfn-logs", taskFamily(ctx.Project(), ctx.Stack(), prefix),
 		args.LogRetentionDays, role, definition, parent, policy)
 	if err != nil {
-		return nil, fmt.Errorf("reconcile: %w", err)
+		return nil, nil, fmt.Errorf("reconcile: %w", err)
 	}
 
+	// A start Scheduler gives up on (after its retries, or refused outright: a role that may not
+	// start the machine) lands here, and an alarm tells: the schedule alone would drop it silently,
+	// and a reconcile that never runs bounds nothing.
+	dlq, err := newDeadLetterQueue(ctx, prefix+"-dlq", parent)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reconcile dead-letter queue: %w", err)
+	}
 	schedulerRole, err := newServiceRole(ctx, prefix+"-scheduler-role", schedules, pulumi.String("EventBridge Scheduler: start the rotation reconcile"), parent)
 	if err != nil {
-		return nil, fmt.Errorf("reconcile scheduler role: %w", err)
+		return nil, nil, fmt.Errorf("reconcile scheduler role: %w", err)
 	}
 	schedulerPolicy, err := iam.NewRolePolicy(ctx, prefix+"-scheduler-policy", &iam.RolePolicyArgs{
 		Role: schedulerRole.Name,
-		Policy: machine.Arn.ApplyT(func(arn string) string {
-			return PolicyDocument{Statement: []PolicyStatement{{
-				Sid: "StartTheReconcile", Effect: "Allow", Action: []string{"states:StartExecution"}, Resource: []string{arn},
-			}}}.JSON()
+		Policy: pulumi.All(machine.Arn, dlq.Arn).ApplyT(func(v []any) string {
+			return PolicyDocument{Statement: []PolicyStatement{
+				{Sid: "StartTheReconcile", Effect: "Allow", Action: []string{"states:StartExecution"}, Resource: []string{v[0].(string)}},
+				{Sid: "ReportUnstartedRuns", Effect: "Allow", Action: []string{"sqs:SendMessage"}, Resource: []string{v[1].(string)}},
+			}}.JSON()
 		}).(pulumi.StringOutput),
 	}, parent)
 	if err != nil {
-		return nil, fmt.Errorf("reconcile scheduler policy: %w", err)
+		return nil, nil, fmt.Errorf("reconcile scheduler policy: %w", err)
 	}
 	if _, err := scheduler.NewSchedule(ctx, prefix, &scheduler.ScheduleArgs{
 		Description:        pulumi.String(fmt.Sprintf("Every %d minutes, redeploys the services whose tasks may hold a rotated database password", ReconcileMinutes)),
@@ -207,19 +221,21 @@ func newReconcile(ctx *pulumi.Context, name string, args *RedeployOnRotationArgs
 			Arn:     machine.Arn,
 			RoleArn: schedulerRole.Arn,
 			Input:   pulumi.String("{}"),
-			// A start that cannot happen before the next one is due is dropped: the next run does
-			// the same work, and the run's own failures are its history's.
+			// A start that cannot happen before the next one is due is given up: the next run does
+			// the same work, and the run's own failures are its history's. What is given up goes to
+			// the dead-letter queue, whose alarm tells that the reconcile is not running.
 			RetryPolicy: &scheduler.ScheduleTargetRetryPolicyArgs{
 				MaximumRetryAttempts:     pulumi.Int(reconcileStartRetries),
 				MaximumEventAgeInSeconds: pulumi.Int(ReconcileMinutes * 60),
 			},
+			DeadLetterConfig: &scheduler.ScheduleTargetDeadLetterConfigArgs{Arn: dlq.Arn},
 		},
 		// The first run may start right away: the scheduler's policy and the reconcile's (which the
 		// state machine waits for) must exist by then.
 	}, parent, pulumi.DependsOn([]pulumi.Resource{schedulerPolicy, policy})); err != nil {
-		return nil, fmt.Errorf("reconcile schedule: %w", err)
+		return nil, nil, fmt.Errorf("reconcile schedule: %w", err)
 	}
-	return machine, nil
+	return machine, dlq, nil
 }
 
 // RedeployDefinition forces a new deployment of each service in turn, retrying throttling and

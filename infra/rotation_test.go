@@ -570,8 +570,9 @@ func TestReconcileRolesAreScopedToTheSecretAndTheReaders(t *testing.T) {
 		t.Errorf("the schedule's role trusts %s for %q, want Scheduler for this account", svc, account)
 	}
 	sg := rotationGrants(t, named(t, m, policyType, "db-rotation-reconcile-scheduler-policy"))
-	if len(sg) != 1 || strings.Join(sg["states:StartExecution"], ",") != machine.Out("arn") {
-		t.Errorf("the scheduler may %v, want only StartExecution on the reconcile", sg)
+	dlq := named(t, m, "aws:sqs/queue:Queue", "db-rotation-reconcile-dlq")
+	if len(sg) != 2 || strings.Join(sg["states:StartExecution"], ",") != machine.Out("arn") || strings.Join(sg["sqs:SendMessage"], ",") != dlq.Out("arn") {
+		t.Errorf("the scheduler may %v, want only StartExecution on the reconcile and SendMessage to its dead-letter queue", sg)
 	}
 
 	eg := rotationGrants(t, named(t, m, policyType, "db-rotation-sfn-policy"))
@@ -583,8 +584,14 @@ func TestReconcileRolesAreScopedToTheSecretAndTheReaders(t *testing.T) {
 // TestReconcileScheduleStartsTheReconcileAfterItsPermissions: EventBridge Scheduler ("We recommend
 // that you use Scheduler to invoke targets on a schedule", "Creating a scheduled rule (legacy)",
 // EventBridge User Guide) starts the reconcile every 15 minutes on the dot (no flexible window),
-// drops a start it could not make before the next one is due, and exists only after every policy
-// its start and the run use, since the first run may come right away. The reconcile is a standard
+// gives up a start it could not make before the next one is due, and exists only after every
+// policy its start and the run use, since the first run may come right away. What it gives up goes
+// to a dead-letter queue ("When a schedule fails to invoke its target, EventBridge Scheduler
+// delivers a JSON payload containing invocation details ... to an Amazon SQS standard queue that
+// you specify", after "exhausting the maximum number of retries you set": "Configuring a schedule's
+// dead-letter queue", EventBridge Scheduler User Guide), encrypted and kept 14 days, which the
+// monitoring's db-reconcile-dlq alarm watches: a reconcile that never starts would otherwise bound
+// nothing, unseen. The reconcile is a standard
 // workflow that logs every run (StepFunctions.1), whose definition is the one the evaluator runs.
 func TestReconcileScheduleStartsTheReconcileAfterItsPermissions(t *testing.T) {
 	m := buildRotation(t)
@@ -604,6 +611,10 @@ func TestReconcileScheduleStartsTheReconcileAfterItsPermissions(t *testing.T) {
 	}
 	if age := s.Num("target.retryPolicy.maximumEventAgeInSeconds"); age < 60 || age > float64(infra.ReconcileMinutes*60) {
 		t.Errorf("a start may be retried for %v s; past the next run it only repeats it", age)
+	}
+	dlq := named(t, m, "aws:sqs/queue:Queue", "db-rotation-reconcile-dlq")
+	if s.Str("target.deadLetterConfig.arn") != dlq.Out("arn") || !dlq.Bool("sqsManagedSseEnabled") || dlq.Num("messageRetentionSeconds") != 14*24*3600 {
+		t.Errorf("the schedule's dead letters go to %q; want the encrypted, 14-day queue %s", s.Str("target.deadLetterConfig.arn"), dlq.Out("arn"))
 	}
 	for _, p := range []string{"db-rotation-reconcile-scheduler-policy", "db-rotation-reconcile-sfn-policy"} {
 		if !s.DependsOn(named(t, m, "aws:iam/rolePolicy:RolePolicy", p)) {
