@@ -262,6 +262,9 @@ func TestPolicyControlsCatchViolations(t *testing.T) {
 			set(find(s, "aws:ecr/repository:Repository", "images").Inputs, "imageTagMutability", str("MUTABLE"))
 		},
 		"ECR.3": func(s *policy.Stack) { without(s, "aws:ecr/lifecyclePolicy:LifecyclePolicy") },
+		"SQS.1": func(s *policy.Stack) {
+			set(find(s, "aws:sqs/queue:Queue", "db-rotation-reconcile-dlq").Inputs, "sqsManagedSseEnabled", bln(false))
+		},
 		"APP.NET.2": func(s *policy.Stack) {
 			// A NAT instance someone gave a key pair.
 			lt := find(s, tLT, "cluster-lt")

@@ -109,6 +109,18 @@ var operationsControls = []Control{
 	boolControl("ECR.1", "ECR repositories scan images on push", High, false, typeRepository, "imageScanningConfiguration.scanOnPush", true,
 		"repository: scan on push"),
 	{
+		// Security Hub SQS.1, "Amazon SQS queues should be encrypted at rest": SSE-SQS or SSE-KMS.
+		ID: "SQS.1", Title: "SQS queues are encrypted at rest", Severity: Medium,
+		Satisfied: "the jobs' and the rotation reconcile's dead-letter queues use SQS-managed encryption (sqsManagedSseEnabled)",
+		Check: func(s *Stack, report Reporter) {
+			for _, q := range s.OfType(typeQueue) {
+				if !q.Bool("sqsManagedSseEnabled") && q.Str("kmsMasterKeyId") == "" {
+					report(q, "sqsManagedSseEnabled", "is off and no kmsMasterKeyId is set: messages are stored unencrypted")
+				}
+			}
+		},
+	},
+	{
 		ID: "ECR.2", Title: "ECR repositories have immutable tags", Severity: Medium,
 		Satisfied: "repository: imageTagMutability IMMUTABLE",
 		Check: func(s *Stack, report Reporter) {

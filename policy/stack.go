@@ -111,6 +111,7 @@ const (
 	typeKMSKey            = "aws:kms/key:Key"
 	typeRepository        = "aws:ecr/repository:Repository"
 	typeLifecyclePolicy   = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
+	typeQueue             = "aws:sqs/queue:Queue"
 )
 
 // container is the part of an ECS container definition the controls read.

@@ -15,7 +15,7 @@ var All = []string{
 	"ECS.3", "ECS.4", "ECS.5", "ECS.8", "ECS.9", "ELB.1", "ELB.12", "ELB.13", "ELB.16", "ELB.17",
 	"ELB.18", "ELB.4", "ELB.5", "ELB.6", "ElastiCache.1", "ElastiCache.2", "ElastiCache.3",
 	"ElastiCache.4", "ElastiCache.5", "ElastiCache.6", "ElastiCache.7", "IAM.1", "IAM.21", "KMS.4",
-	"RDS.11", "RDS.13", "RDS.2", "RDS.3", "RDS.5", "RDS.8", "RDS.9", "StepFunctions.1",
+	"RDS.11", "RDS.13", "RDS.2", "RDS.3", "RDS.5", "RDS.8", "RDS.9", "SQS.1", "StepFunctions.1",
 }
 
 // Known reports whether id is a control of the suite.
