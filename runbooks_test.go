@@ -245,3 +245,25 @@ func TestRunbookCommandsParse(t *testing.T) {
 		}
 	}
 }
+
+// TestDocsNameTheAlarmsWhoseRecoveryIsNotTold: the alarms that count events send no "OK again"
+// (countingAlarms, which TestAlarmsNameTheStackAndRecoveriesAreToldOnlyAfterAnAlarm checks against
+// the recovery rule); the alerts table and the alarm-recovered runbook name every one of them.
+func TestDocsNameTheAlarmsWhoseRecoveryIsNotTold(t *testing.T) {
+	recovered := docs.Section(page(t, infra.RunbookPage), "alarm-recovered")
+	var row string
+	for _, line := range strings.Split(page(t, "docs/operating.md"), "\n") {
+		if strings.HasPrefix(line, "| an alarm on a lasting condition is OK again") {
+			row = line
+		}
+	}
+	for _, name := range countingAlarms {
+		short := "`" + strings.TrimPrefix(name, "monitoring-") + "`"
+		if !strings.Contains(recovered, short) {
+			t.Errorf("%s#alarm-recovered does not say that %s sends no recovery", infra.RunbookPage, short)
+		}
+		if !strings.Contains(row, short) {
+			t.Errorf("docs/operating.md's recovery row does not name %s among the alarms left out", short)
+		}
+	}
+}
